@@ -1,0 +1,540 @@
+"""The margin ledger: one settlement asset's wallet, its positions and the exchange's rules.
+
+An `Account` is what Binance calls the USDT (single-asset mode) futures wallet, and Bybit the
+USDT part of a derivatives account: a cross wallet, isolated margins carved out of it, and the
+positions they back. It books fills, funding and margin transfers exactly, in 8 decimals as the
+venues do, and refuses what the venues refuse. Valuation at mark prices lives in `figures.py`
+and liquidation in `liquidation.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.core.events import (
+    Fill,
+    FillApplied,
+    FundingApplied,
+    IsolatedMarginChanged,
+    LeverageChanged,
+    MarginModeChanged,
+    PositionModeChanged,
+)
+from bot.core.instruments import Instrument
+from bot.core.margin import Leg, MarginFormulas, formulas_for
+from bot.core.values import (
+    ONE,
+    ZERO,
+    Liquidity,
+    MarginMode,
+    OrderSide,
+    PositionMode,
+    PositionSlot,
+    Side,
+    Venue,
+    div,
+    fmt,
+    money,
+    price,
+)
+from bot.errors import (
+    InputError,
+    InsufficientBalance,
+    LeverageRefused,
+    MarginAdjustmentRefused,
+    ModeChangeRefused,
+    PositionError,
+    UnknownInstrument,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    maker: Decimal
+    taker: Decimal
+
+    def rate(self, liquidity: Liquidity) -> Decimal:
+        return self.maker if liquidity is Liquidity.MAKER else self.taker
+
+
+# Regular-user (VIP 0) rates; configurable per account. Binance USDⓈ-M 0.02 % / 0.05 %,
+# Bybit derivatives 0.02 % / 0.055 % (both venues' fee pages; not re-read from a stored copy).
+DEFAULT_FEES: Mapping[Venue, FeeSchedule] = {
+    Venue.BINANCE: FeeSchedule(Decimal("0.0002"), Decimal("0.0005")),
+    Venue.BYBIT: FeeSchedule(Decimal("0.0002"), Decimal("0.00055")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSettings:
+    margin_mode: MarginMode
+    leverage: Decimal
+
+
+@dataclass(slots=True)
+class Position:
+    """An open position. Mutable inside the ledger; the outside sees events and figures."""
+
+    symbol: str
+    slot: PositionSlot
+    side: Side
+    qty: Decimal
+    entry_price: Decimal
+    margin_mode: MarginMode
+    leverage: Decimal
+    isolated_margin: Decimal = ZERO
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return self.qty if self.side is Side.LONG else -self.qty
+
+    def unrealized_pnl(self, mark_price: Decimal) -> Decimal:
+        return self.signed_qty * (mark_price - self.entry_price)
+
+    def describe(self) -> str:
+        return f"{self.side} {fmt(self.qty)} {self.symbol} at {fmt(self.entry_price)}"
+
+
+class Account:
+    """Wallet, settings and positions of one account in one settlement asset."""
+
+    def __init__(
+        self,
+        venue: Venue,
+        instruments: Mapping[str, Instrument],
+        wallet_balance: Decimal,
+        *,
+        settle_asset: str = "USDT",
+        position_mode: PositionMode = PositionMode.ONE_WAY,
+        fees: FeeSchedule | None = None,
+        default_leverage: Decimal = Decimal(20),
+        default_margin_mode: MarginMode = MarginMode.CROSS,
+    ) -> None:
+        if wallet_balance < ZERO:
+            raise InputError(f"wallet balance {fmt(wallet_balance)} is negative; deposit first")
+        self.venue = venue
+        self.settle_asset = settle_asset
+        self.formulas: MarginFormulas = formulas_for(venue)
+        self.instruments = dict(instruments)
+        self.wallet_balance = money(wallet_balance)
+        self.position_mode = position_mode
+        self.fees = fees or DEFAULT_FEES[venue]
+        self.default_settings = SymbolSettings(default_margin_mode, default_leverage)
+        self.marks: dict[str, Decimal] = {}
+        self._settings: dict[str, SymbolSettings] = {}
+        self._positions: dict[tuple[str, PositionSlot], Position] = {}
+        self._open_orders: dict[str, int] = {}
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def instrument(self, symbol: str) -> Instrument:
+        try:
+            return self.instruments[symbol]
+        except KeyError:
+            raise UnknownInstrument(
+                f"no instrument data for {symbol} on {self.venue}; load markets or add it to "
+                "the instrument snapshot"
+            ) from None
+
+    def settings(self, symbol: str) -> SymbolSettings:
+        return self._settings.get(symbol, self.default_settings)
+
+    def positions(self) -> Iterator[Position]:
+        return iter(self._positions.values())
+
+    def positions_of(self, symbol: str) -> list[Position]:
+        return [p for p in self._positions.values() if p.symbol == symbol]
+
+    def position(self, symbol: str, slot: PositionSlot = PositionSlot.BOTH) -> Position | None:
+        return self._positions.get((symbol, slot))
+
+    def mark(self, symbol: str, fallback: Decimal) -> Decimal:
+        return self.marks.get(symbol, fallback)
+
+    def leg(self, position: Position) -> Leg:
+        tiers = self.instrument(position.symbol).tiers
+        return Leg(position.side, position.qty, position.entry_price, tiers)
+
+    def open_order_count(self, symbol: str) -> int:
+        return self._open_orders.get(symbol, 0)
+
+    # -- prices and open orders (fed by the engine) ----------------------------------------------
+
+    def set_mark(self, symbol: str, mark_price: Decimal) -> None:
+        if mark_price <= ZERO:
+            raise InputError(f"mark price of {symbol} must be positive, got {fmt(mark_price)}")
+        self.marks[symbol] = mark_price
+
+    def order_opened(self, symbol: str) -> None:
+        self._open_orders[symbol] = self.open_order_count(symbol) + 1
+
+    def order_closed(self, symbol: str) -> None:
+        remaining = self.open_order_count(symbol) - 1
+        if remaining < 0:
+            raise PositionError(f"{symbol} has no open order to close")
+        self._open_orders[symbol] = remaining
+
+    # -- cross aggregates -----------------------------------------------------------------------
+
+    def cross_positions(self) -> list[Position]:
+        return [p for p in self._positions.values() if p.margin_mode is MarginMode.CROSS]
+
+    def initial_margin(self, position: Position) -> Decimal:
+        mark = self.mark(position.symbol, position.entry_price)
+        return self.formulas.initial_margin(self.leg(position), mark, position.leverage)
+
+    def maintenance_margin(self, position: Position) -> Decimal:
+        mark = self.mark(position.symbol, position.entry_price)
+        return self.formulas.maintenance_margin(self.leg(position), mark)
+
+    def cross_unrealized_pnl(self) -> Decimal:
+        return sum(
+            (p.unrealized_pnl(self.mark(p.symbol, p.entry_price)) for p in self.cross_positions()),
+            ZERO,
+        )
+
+    def available_balance(self) -> Decimal:
+        """Cross wallet + cross unrealized PnL − initial margin of cross positions."""
+        used = sum((self.initial_margin(p) for p in self.cross_positions()), ZERO)
+        return self.wallet_balance + self.cross_unrealized_pnl() - used
+
+    # -- account-wide and per-symbol settings ---------------------------------------------------
+
+    def set_position_mode(self, mode: PositionMode) -> PositionModeChanged:
+        """Binance `POST /fapi/v1/positionSide/dual`: refused while any position or order exists."""
+        if mode is self.position_mode:
+            return PositionModeChanged(mode)
+        if self._positions:
+            held = ", ".join(p.describe() for p in self._positions.values())
+            raise ModeChangeRefused(
+                f"cannot switch to {mode} position mode while positions are open ({held}); "
+                "close every position and cancel every order first"
+            )
+        with_orders = sorted(s for s, count in self._open_orders.items() if count)
+        if with_orders:
+            raise ModeChangeRefused(
+                f"cannot switch to {mode} position mode while orders are open on "
+                f"{', '.join(with_orders)}; cancel them first"
+            )
+        self.position_mode = mode
+        return PositionModeChanged(mode)
+
+    def set_margin_mode(self, symbol: str, mode: MarginMode) -> MarginModeChanged:
+        """Binance `POST /fapi/v1/marginType`: refused while the symbol has a position or order."""
+        self.instrument(symbol)
+        current = self.settings(symbol)
+        if mode is current.margin_mode:
+            return MarginModeChanged(symbol, mode)
+        held = self.positions_of(symbol)
+        if held:
+            raise ModeChangeRefused(
+                f"cannot switch {symbol} to {mode} margin while a position is open "
+                f"({held[0].describe()}); close it first"
+            )
+        if self.open_order_count(symbol):
+            raise ModeChangeRefused(
+                f"cannot switch {symbol} to {mode} margin while it has "
+                f"{self.open_order_count(symbol)} open order(s); cancel them first"
+            )
+        self._settings[symbol] = SymbolSettings(mode, current.leverage)
+        return MarginModeChanged(symbol, mode)
+
+    def set_leverage(self, symbol: str, leverage: Decimal) -> LeverageChanged:
+        """Refuse leverage outside [1, max] or too high for an open position's notional tier."""
+        instrument = self.instrument(symbol)
+        limit = instrument.leverage_limit
+        if leverage < ONE or (limit is not None and leverage > limit):
+            allowed = f"1 to {fmt(limit)}" if limit is not None else "at least 1"
+            raise LeverageRefused(
+                f"leverage {fmt(leverage)}x is not allowed for {symbol}; choose {allowed}"
+            )
+        for position in self.positions_of(symbol):
+            notional = position.qty * self.mark(symbol, position.entry_price)
+            self._check_notional_fits(instrument, leverage, notional)
+        self._settings[symbol] = SymbolSettings(self.settings(symbol).margin_mode, leverage)
+        for position in self.positions_of(symbol):
+            position.leverage = leverage
+        return LeverageChanged(symbol, leverage)
+
+    @staticmethod
+    def _check_notional_fits(instrument: Instrument, leverage: Decimal, notional: Decimal) -> None:
+        cap = instrument.tiers.max_notional_for_leverage(leverage)
+        if cap is not None and notional > cap:
+            lower = [
+                t.max_leverage
+                for t in instrument.tiers.tiers
+                if t.max_leverage is not None and (t.notional_cap is None or t.notional_cap >= notional)
+            ]
+            hint = f"use at most {fmt(max(lower))}x" if lower else "reduce the position"
+            raise LeverageRefused(
+                f"{instrument.symbol} notional {fmt(money(notional))} exceeds {fmt(cap)}, the "
+                f"maximum at {fmt(leverage)}x leverage; {hint} or reduce the position"
+            )
+
+    # -- isolated margin ------------------------------------------------------------------------
+
+    def _isolated_position(self, symbol: str, slot: PositionSlot) -> Position:
+        position = self.position(symbol, slot)
+        if position is None:
+            raise MarginAdjustmentRefused(
+                f"no {slot} position on {symbol}; open one before adjusting its margin"
+            )
+        if position.margin_mode is not MarginMode.ISOLATED:
+            raise MarginAdjustmentRefused(
+                f"{symbol} is in cross margin: its margin is the whole cross wallet and cannot "
+                "be adjusted; switch to isolated before opening to manage margin per position"
+            )
+        return position
+
+    def add_isolated_margin(
+        self, symbol: str, amount: Decimal, slot: PositionSlot = PositionSlot.BOTH
+    ) -> IsolatedMarginChanged:
+        """Binance `POST /fapi/v1/positionMargin` type 1: any time, from the available balance."""
+        position = self._isolated_position(symbol, slot)
+        amount = self._positive_amount(amount, "margin to add")
+        available = self.available_balance()
+        if amount > available:
+            raise InsufficientBalance(
+                f"cannot add {fmt(amount)} {self.settle_asset} to {symbol}: only "
+                f"{fmt(money(max(available, ZERO)))} is available"
+            )
+        position.isolated_margin += amount
+        self.wallet_balance -= amount
+        return IsolatedMarginChanged(
+            symbol, slot, amount, position.isolated_margin, self.wallet_balance
+        )
+
+    def removable_isolated_margin(self, position: Position) -> Decimal:
+        """Margin beyond what keeps the position at its initial margin requirement.
+
+        Rule followed (Binance `positionMargin` type 2 and Bybit `add-margin` with a negative
+        amount; the exact limit is not published, see docs/margin.md): after removal, isolated
+        margin plus any unrealized loss must still cover the initial margin at the mark price.
+        """
+        mark = self.mark(position.symbol, position.entry_price)
+        loss = min(position.unrealized_pnl(mark), ZERO)
+        free = position.isolated_margin + loss - self.initial_margin(position)
+        return money(max(free, ZERO))
+
+    def remove_isolated_margin(
+        self, symbol: str, amount: Decimal, slot: PositionSlot = PositionSlot.BOTH
+    ) -> IsolatedMarginChanged:
+        position = self._isolated_position(symbol, slot)
+        amount = self._positive_amount(amount, "margin to remove")
+        removable = self.removable_isolated_margin(position)
+        if amount > removable:
+            raise MarginAdjustmentRefused(
+                f"cannot remove {fmt(amount)} {self.settle_asset} from {symbol}: at most "
+                f"{fmt(removable)} can be removed while the position keeps its initial margin"
+            )
+        position.isolated_margin -= amount
+        self.wallet_balance += amount
+        return IsolatedMarginChanged(
+            symbol, slot, -amount, position.isolated_margin, self.wallet_balance
+        )
+
+    @staticmethod
+    def _positive_amount(amount: Decimal, what: str) -> Decimal:
+        if amount <= ZERO:
+            raise InputError(f"{what} must be positive, got {fmt(amount)}")
+        return money(amount)
+
+    # -- fills ----------------------------------------------------------------------------------
+
+    def _slot_for(self, fill: Fill) -> PositionSlot:
+        if self.position_mode is PositionMode.ONE_WAY:
+            if fill.slot is not PositionSlot.BOTH:
+                raise PositionError(
+                    f"the account is in one-way mode; send {fill.symbol} orders without a "
+                    f"position side (got {fill.slot})"
+                )
+            return PositionSlot.BOTH
+        if fill.slot is PositionSlot.BOTH:
+            raise PositionError(
+                f"the account is in hedge mode; say whether the {fill.symbol} order is for the "
+                "long or the short position"
+            )
+        return fill.slot
+
+    def check_can_open(self, fill: Fill) -> None:
+        """Refuse an opening trade the venue would refuse: tier leverage limit and margin."""
+        instrument = self.instrument(fill.symbol)
+        slot = self._slot_for(fill)
+        current = self.position(fill.symbol, slot)
+        settings = self.settings(fill.symbol)
+        opening = self._opening_qty(fill, slot, current)
+        if opening == ZERO:
+            return
+        held = current.qty if current is not None and current.side is fill.side.opens else ZERO
+        self._check_notional_fits(instrument, settings.leverage, (held + opening) * fill.price)
+        needed = div(opening * fill.price, settings.leverage)
+        needed += fill.qty * fill.price * self.fees.rate(fill.liquidity)
+        available = self.available_balance()
+        if needed > available:
+            raise InsufficientBalance(
+                f"opening {fmt(opening)} {fill.symbol} at {fmt(fill.price)} needs "
+                f"{fmt(money(needed))} {self.settle_asset} of margin and fees but only "
+                f"{fmt(money(max(available, ZERO)))} is available; lower the size or the price, "
+                "raise the leverage, or add funds"
+            )
+
+    @staticmethod
+    def _opening_qty(fill: Fill, slot: PositionSlot, current: Position | None) -> Decimal:
+        if slot is PositionSlot.BOTH:
+            if current is None or current.side is fill.side.opens:
+                return fill.qty
+            return max(fill.qty - current.qty, ZERO)
+        opens_slot = (slot is PositionSlot.LONG) == (fill.side is OrderSide.BUY)
+        return fill.qty if opens_slot else ZERO
+
+    def apply_fill(self, fill: Fill) -> FillApplied:
+        """Book a trade: fee, realized PnL, isolated margin and the position's new state.
+
+        Every check runs before anything changes, so a refused fill leaves the ledger untouched.
+        """
+        self.instrument(fill.symbol)
+        if fill.qty <= ZERO or fill.price <= ZERO:
+            raise InputError(
+                f"a fill needs a positive quantity and price, got {fmt(fill.qty)} at "
+                f"{fmt(fill.price)}"
+            )
+        slot = self._slot_for(fill)
+        current = self.position(fill.symbol, slot)
+        opening = self._opening_qty(fill, slot, current)
+        closing = fill.qty - opening
+        if fill.reduce_only and opening > ZERO:
+            raise PositionError(self._reduce_only_message(fill, current))
+        if slot is not PositionSlot.BOTH and closing > ZERO and (
+            current is None or closing > current.qty
+        ):
+            held = fmt(current.qty) if current is not None else "0"
+            raise PositionError(
+                f"cannot close {fmt(closing)} of the {slot} {fill.symbol} position: it holds "
+                f"{held}; in hedge mode a close never opens the other side"
+            )
+        fee = money(fill.qty * fill.price * self.fees.rate(fill.liquidity))
+        self.wallet_balance -= fee
+        realized = ZERO
+        if closing > ZERO and current is not None:
+            realized = self._reduce(current, closing, fill.price)
+        if opening > ZERO:
+            side = fill.side.opens if slot is PositionSlot.BOTH else Side(slot.value)
+            self._increase(fill.symbol, slot, side, opening, fill.price)
+        after = self.position(fill.symbol, slot)
+        return FillApplied(
+            symbol=fill.symbol,
+            slot=slot,
+            side=fill.side,
+            qty=fill.qty,
+            price=fill.price,
+            liquidity=fill.liquidity,
+            fee=fee,
+            realized_pnl=realized,
+            position_side=after.side if after else None,
+            position_qty=after.qty if after else ZERO,
+            entry_price=after.entry_price if after else None,
+            isolated_margin=after.isolated_margin if after else ZERO,
+            wallet_balance=self.wallet_balance,
+        )
+
+    @staticmethod
+    def _reduce_only_message(fill: Fill, current: Position | None) -> str:
+        held = current.describe() if current is not None else "no position"
+        return (
+            f"reduce-only {fill.side} of {fmt(fill.qty)} {fill.symbol} would increase or open a "
+            f"position ({held}); drop reduce-only or trade the other side"
+        )
+
+    def _increase(
+        self, symbol: str, slot: PositionSlot, side: Side, qty: Decimal, fill_price: Decimal
+    ) -> None:
+        settings = self.settings(symbol)
+        position = self.position(symbol, slot)
+        allocated = ZERO
+        if settings.margin_mode is MarginMode.ISOLATED:
+            # Isolated margin allocated on open: the fill's notional / leverage, from the wallet.
+            allocated = money(div(qty * fill_price, settings.leverage))
+            self.wallet_balance -= allocated
+        if position is None:
+            self._positions[(symbol, slot)] = Position(
+                symbol, slot, side, qty, fill_price, settings.margin_mode, settings.leverage,
+                allocated,
+            )
+            return
+        total = position.qty + qty
+        position.entry_price = price(
+            div(position.qty * position.entry_price + qty * fill_price, total)
+        )
+        position.qty = total
+        position.isolated_margin += allocated
+
+    def _reduce(self, position: Position, qty: Decimal, fill_price: Decimal) -> Decimal:
+        """Close `qty` of the position; return the realized PnL booked to the wallet."""
+        realized = money(position.side.sign * qty * (fill_price - position.entry_price))
+        self.wallet_balance += realized
+        if qty == position.qty:
+            self.wallet_balance += position.isolated_margin
+            del self._positions[(position.symbol, position.slot)]
+            return realized
+        # Isolated margin is released in proportion to the size closed.
+        released = money(div(position.isolated_margin * qty, position.qty))
+        position.isolated_margin -= released
+        self.wallet_balance += released
+        position.qty -= qty
+        return realized
+
+    # -- funding --------------------------------------------------------------------------------
+
+    def apply_funding(
+        self, symbol: str, funding_rate: Decimal, mark_price: Decimal
+    ) -> list[FundingApplied]:
+        """Settle funding for every position of the symbol open at the funding time.
+
+        Funding = position size × mark price × funding rate; a positive rate means longs pay
+        shorts. Cross positions settle against the wallet, isolated ones against their margin.
+        """
+        applied: list[FundingApplied] = []
+        for position in self.positions_of(symbol):
+            amount = money(-position.signed_qty * mark_price * funding_rate)
+            if position.margin_mode is MarginMode.ISOLATED:
+                position.isolated_margin += amount
+            else:
+                self.wallet_balance += amount
+            applied.append(
+                FundingApplied(
+                    symbol, position.slot, position.side, position.qty, mark_price,
+                    funding_rate, amount, position.margin_mode,
+                )
+            )
+        return applied
+
+    # -- state restore and removal (used by the calculator, snapshots and liquidation) ----------
+
+    def load_position(self, position: Position) -> None:
+        """Put a position in place as it stands (from a snapshot or a calculator input)."""
+        self.instrument(position.symbol)
+        key = (position.symbol, position.slot)
+        expected_slot = self.position_mode is PositionMode.HEDGE
+        if (position.slot is not PositionSlot.BOTH) != expected_slot:
+            raise PositionError(
+                f"{position.symbol}: a {self.position_mode} account holds positions in "
+                f"{'long/short' if expected_slot else 'both'} slots, not {position.slot}"
+            )
+        if key in self._positions:
+            raise PositionError(
+                f"{position.symbol} already has a {position.slot} position; in "
+                f"{self.position_mode} mode a symbol holds one position per slot"
+            )
+        for other in self.positions_of(position.symbol):
+            if other.margin_mode is not position.margin_mode:
+                raise PositionError(
+                    f"{position.symbol} positions must share one margin mode, got "
+                    f"{other.margin_mode} and {position.margin_mode}"
+                )
+        self._settings[position.symbol] = SymbolSettings(position.margin_mode, position.leverage)
+        self._positions[key] = position
+
+    def remove_position(self, position: Position) -> None:
+        del self._positions[(position.symbol, position.slot)]

@@ -1,0 +1,153 @@
+"""Which positions the exchange would liquidate at the current marks, and what that does.
+
+Predicate (both venues): an isolated position is liquidated when its margin balance (isolated
+margin + unrealized PnL at mark) is at or below its maintenance margin; the cross positions go
+together when the cross margin balance (cross wallet + cross unrealized PnL) is at or below the
+total cross maintenance margin.
+
+Effect: the exchange closes the position at its bankruptcy price. Binance's liquidation
+protocol: "the user's position will be closed at the bankruptcy price and the Insurance Fund will
+take over the position ... If an account becomes bankrupt (negative wallet balance), the
+Insurance Fund will balance the account back to 0" (Binance FAQ "Liquidation Protocol"). So the
+trader loses the whole isolated margin, or the whole cross wallet; the margin left at the mark
+price pays the liquidation clearance fee and the rest goes to the insurance fund. We model the
+final, full liquidation; Binance's partial reduction of large positions in steps is not modelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.core.events import Liquidation, LiquidatedPosition
+from bot.core.ledger import Account, Position
+from bot.core.margin import LiquidationInputs
+from bot.core.values import ZERO, MarginMode, money
+
+
+def liquidation_inputs(account: Account, position: Position) -> LiquidationInputs:
+    """The inputs of the liquidation price the position shares with its group."""
+    mark = account.mark(position.symbol, position.entry_price)
+    if position.margin_mode is MarginMode.ISOLATED:
+        return LiquidationInputs(
+            legs=(account.leg(position),),
+            mark_price=mark,
+            wallet_balance=position.isolated_margin,
+        )
+    group: list[Position] = []
+    other_mm = ZERO
+    other_upnl = ZERO
+    for other in account.cross_positions():
+        if other.symbol == position.symbol:
+            group.append(other)
+        else:
+            other_mm += account.maintenance_margin(other)
+            other_upnl += other.unrealized_pnl(account.mark(other.symbol, other.entry_price))
+    return LiquidationInputs(
+        legs=tuple(account.leg(p) for p in group),
+        mark_price=mark,
+        wallet_balance=account.wallet_balance,
+        other_maintenance_margin=other_mm,
+        other_unrealized_pnl=other_upnl,
+    )
+
+
+def liquidation_price(account: Account, position: Position) -> Decimal | None:
+    return account.formulas.liquidation_price(liquidation_inputs(account, position))
+
+
+def bankruptcy_price(account: Account, position: Position) -> Decimal | None:
+    return account.formulas.bankruptcy_price(liquidation_inputs(account, position))
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationTarget:
+    """Positions that are liquidated together: one isolated position, or all cross positions."""
+
+    margin_mode: MarginMode
+    positions: tuple[Position, ...]
+
+
+def isolated_is_liquidatable(account: Account, position: Position) -> bool:
+    mark = account.mark(position.symbol, position.entry_price)
+    margin_balance = position.isolated_margin + position.unrealized_pnl(mark)
+    return margin_balance <= account.maintenance_margin(position)
+
+
+def cross_is_liquidatable(account: Account) -> bool:
+    cross = account.cross_positions()
+    if not cross:
+        return False
+    maintenance = sum((account.maintenance_margin(p) for p in cross), ZERO)
+    return account.wallet_balance + account.cross_unrealized_pnl() <= maintenance
+
+
+def liquidatable(account: Account) -> list[LiquidationTarget]:
+    """Everything the exchange would liquidate at the account's current mark prices."""
+    targets = [
+        LiquidationTarget(MarginMode.ISOLATED, (p,))
+        for p in account.positions()
+        if p.margin_mode is MarginMode.ISOLATED and isolated_is_liquidatable(account, p)
+    ]
+    if cross_is_liquidatable(account):
+        targets.append(LiquidationTarget(MarginMode.CROSS, tuple(account.cross_positions())))
+    return targets
+
+
+def _describe(account: Account, position: Position) -> LiquidatedPosition:
+    mark = account.mark(position.symbol, position.entry_price)
+    return LiquidatedPosition(
+        symbol=position.symbol,
+        slot=position.slot,
+        side=position.side,
+        qty=position.qty,
+        entry_price=position.entry_price,
+        mark_price=mark,
+        liquidation_price=liquidation_price(account, position),
+        bankruptcy_price=bankruptcy_price(account, position),
+        margin_mode=position.margin_mode,
+        pnl_at_mark=money(position.unrealized_pnl(mark)),
+    )
+
+
+def liquidate(account: Account, target: LiquidationTarget) -> Liquidation:
+    """Close the target's positions at bankruptcy; the wallet never goes below zero."""
+    described = tuple(_describe(account, p) for p in target.positions)
+    maintenance = sum((account.maintenance_margin(p) for p in target.positions), ZERO)
+    fee_due = sum(
+        (
+            p.qty * d.mark_price * account.instrument(p.symbol).liquidation_fee_rate
+            for p, d in zip(target.positions, described, strict=True)
+        ),
+        ZERO,
+    )
+    pnl = sum((d.pnl_at_mark for d in described), ZERO)
+    if target.margin_mode is MarginMode.ISOLATED:
+        margin_before = target.positions[0].isolated_margin
+    else:
+        margin_before = account.wallet_balance
+    left_at_mark = margin_before + pnl
+    fee = money(min(fee_due, max(left_at_mark, ZERO)))
+    gain = max(left_at_mark, ZERO) - fee
+    cover = max(-left_at_mark, ZERO)
+    for position in target.positions:
+        account.remove_position(position)
+    if target.margin_mode is MarginMode.CROSS:
+        account.wallet_balance = ZERO
+    return Liquidation(
+        margin_mode=target.margin_mode,
+        positions=described,
+        margin_before=margin_before,
+        margin_balance_at_mark=left_at_mark,
+        maintenance_margin_at_mark=maintenance,
+        loss=margin_before,
+        clearance_fee=fee,
+        insurance_fund_gain=gain,
+        insurance_fund_cover=cover,
+        wallet_balance_after=account.wallet_balance,
+    )
+
+
+def liquidate_all(account: Account) -> list[Liquidation]:
+    """Apply every liquidation due at the current marks; isolated first, then cross."""
+    return [liquidate(account, target) for target in liquidatable(account)]

@@ -1,0 +1,55 @@
+"""Inputs shared by the venues' liquidation formulas."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.core.instruments import TierTable
+from bot.core.values import ZERO, Side, div
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One position as the formulas see it: direction, size, entry and its tier table."""
+
+    side: Side
+    qty: Decimal
+    entry_price: Decimal
+    tiers: TierTable
+
+    @property
+    def signed_qty(self) -> Decimal:
+        return self.qty if self.side is Side.LONG else -self.qty
+
+    def unrealized_pnl(self, mark_price: Decimal) -> Decimal:
+        return self.signed_qty * (mark_price - self.entry_price)
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationInputs:
+    """What decides one liquidation price.
+
+    `legs` share the price: one position (one-way or isolated), or both legs of a symbol in
+    cross hedge mode. The other terms follow Binance's FAQ naming: WB is the wallet backing the
+    legs (cross wallet, or the position's isolated margin); TMM1 and UPNL1 are the maintenance
+    margin and unrealized PnL of every *other* cross position, at their own mark prices.
+    """
+
+    legs: tuple[Leg, ...]
+    mark_price: Decimal
+    wallet_balance: Decimal
+    other_maintenance_margin: Decimal = ZERO
+    other_unrealized_pnl: Decimal = ZERO
+
+
+def positive_or_none(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """A price from a linear solution, or None when no positive price solves it.
+
+    A position that cannot be liquidated at any positive price has no liquidation price: the
+    exchanges show "--", never a negative number.
+    """
+    if denominator == ZERO:
+        return None
+    solution = div(numerator, denominator)
+    return solution if solution > ZERO else None

@@ -1,0 +1,121 @@
+"""Value types shared by the core: enums and exact Decimal helpers."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+from enum import StrEnum
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+# Balances, margins, fees, funding and realized PnL are booked with 8 decimals: the precision in
+# which both venues report USDT amounts (Binance `walletBalance`/`isolatedWallet`, Bybit
+# `walletBalance`/`positionBalance`; see shared/data/ccxt excerpts). Average entry prices are kept
+# with the same 8 decimals, as Bybit reports `avgPrice` (e.g. "64.59947917").
+MONEY_QUANTUM = Decimal("0.00000001")
+PRICE_QUANTUM = Decimal("0.00000001")
+
+# Divisions (entry averaging, initial margin, liquidation prices, ratios) run in a fixed context so
+# results never depend on a caller's thread-local decimal context.
+_DIVISION = Context(prec=28, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+class Venue(StrEnum):
+    BINANCE = "binance"
+    BYBIT = "bybit"
+
+
+class Side(StrEnum):
+    """Direction of a position."""
+
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SHORT if self is Side.LONG else Side.LONG
+
+
+class OrderSide(StrEnum):
+    """Direction of a trade."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def opens(self) -> Side:
+        """The position side this trade adds to in one-way mode."""
+        return Side.LONG if self is OrderSide.BUY else Side.SHORT
+
+
+class PositionSlot(StrEnum):
+    """Where a position lives: one-way mode has one slot per symbol, hedge mode two."""
+
+    BOTH = "both"
+    LONG = "long"
+    SHORT = "short"
+
+
+class MarginMode(StrEnum):
+    CROSS = "cross"
+    ISOLATED = "isolated"
+
+
+class PositionMode(StrEnum):
+    ONE_WAY = "one_way"
+    HEDGE = "hedge"
+
+
+class Liquidity(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class ContractType(StrEnum):
+    LINEAR_PERPETUAL = "linear_perpetual"
+
+
+def div(numerator: Decimal, denominator: Decimal) -> Decimal:
+    """Divide with 28 significant digits, independent of the caller's decimal context."""
+    return _DIVISION.divide(numerator, denominator)
+
+
+def money(amount: Decimal) -> Decimal:
+    """Round an amount to the venue's booking precision (8 decimals, half up)."""
+    return amount.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def price(value: Decimal) -> Decimal:
+    """Round a derived price (an average entry) to 8 decimals, half up."""
+    return value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def parse_decimal(raw: object, field: str) -> Decimal:
+    """Parse an exchange or user value into a finite Decimal.
+
+    Strings and ints are exact. Floats are refused: a float has already lost the exchange's digits.
+    """
+    if isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise ValueError(f"{field}: expected a decimal number as a string, got {raw!r}")
+    else:
+        try:
+            value = Decimal(raw.strip() if isinstance(raw, str) else raw)
+        except InvalidOperation:
+            raise ValueError(f"{field}: {raw!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise ValueError(f"{field}: {raw!r} is not a finite number")
+    return value
+
+
+def fmt(value: Decimal) -> str:
+    """Plain decimal notation at full precision, without exponent or trailing zeros."""
+    text = f"{value:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in {"-0", ""} else text

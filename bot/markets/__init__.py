@@ -1,0 +1,1 @@
+"""Instrument data: conversion from ccxt's unified structures and the bundled offline snapshot."""
