@@ -32,11 +32,19 @@ _E = TypeVar("_E", Venue, PositionMode, Side, MarginMode)
 
 _ACCOUNT_KEYS = {"venue", "position_mode", "wallet_balance", "positions"}
 _POSITION_KEYS = {
-    "symbol", "side", "qty", "entry_price", "leverage", "margin_mode", "isolated_margin",
-    "mark_price", "maint_margin_rate", "maint_amount", "tiers",
+    "symbol",
+    "side",
+    "qty",
+    "entry_price",
+    "leverage",
+    "margin_mode",
+    "isolated_margin",
+    "mark_price",
+    "maint_margin_rate",
+    "maint_amount",
+    "tiers",
 }
-_TIER_KEYS = {"notional_floor", "notional_cap", "maint_margin_rate", "maint_amount",
-              "max_leverage"}
+_TIER_KEYS = {"notional_floor", "notional_cap", "maint_margin_rate", "maint_amount", "max_leverage"}
 
 
 def parse_json(text: str) -> object:
@@ -60,8 +68,15 @@ def _object(raw: object, where: str, allowed: set[str]) -> Mapping[str, Any]:
     return raw
 
 
-def _number(obj: Mapping[str, Any], key: str, where: str, *, positive: bool = True,
-            allow_zero: bool = False, default: Decimal | None = None) -> Decimal:
+def _number(
+    obj: Mapping[str, Any],
+    key: str,
+    where: str,
+    *,
+    positive: bool = True,
+    allow_zero: bool = False,
+    default: Decimal | None = None,
+) -> Decimal:
     if key not in obj or obj[key] is None:
         if default is not None:
             return default
@@ -76,8 +91,9 @@ def _number(obj: Mapping[str, Any], key: str, where: str, *, positive: bool = Tr
     return value
 
 
-def _choice(obj: Mapping[str, Any], key: str, where: str, enum: type[_E],
-            default: _E | None = None) -> _E:
+def _choice(
+    obj: Mapping[str, Any], key: str, where: str, enum: type[_E], default: _E | None = None
+) -> _E:
     if key not in obj:
         if default is not None:
             return default
@@ -127,8 +143,9 @@ def _instrument(venue: Venue, symbol: str, pos: Mapping[str, Any], where: str) -
         rate = _number(pos, "maint_margin_rate", where, allow_zero=True)
         if rate >= 1:
             raise InputError(f"{where}.maint_margin_rate: {fmt(rate)} must be below 1")
-        tiers = TierTable.single(rate, _number(pos, "maint_amount", where, allow_zero=True,
-                                               default=ZERO))
+        tiers = TierTable.single(
+            rate, _number(pos, "maint_amount", where, allow_zero=True, default=ZERO)
+        )
     elif "tiers" in pos:
         tiers = _tier_table(pos["tiers"], f"{where}.tiers")
     elif bundled is not None:
@@ -140,9 +157,18 @@ def _instrument(venue: Venue, symbol: str, pos: Mapping[str, Any], where: str) -
         )
     if bundled is not None:
         return Instrument(
-            venue, symbol, bundled.base, bundled.quote, bundled.settle, tiers,
-            bundled.tick_size, bundled.lot_size, bundled.min_qty, bundled.min_notional,
-            bundled.max_leverage, bundled.liquidation_fee_rate,
+            venue,
+            symbol,
+            bundled.base,
+            bundled.quote,
+            bundled.settle,
+            tiers,
+            bundled.tick_size,
+            bundled.lot_size,
+            bundled.min_qty,
+            bundled.min_notional,
+            bundled.max_leverage,
+            bundled.liquidation_fee_rate,
         )
     return Instrument(venue, symbol, "", "USDT", "USDT", tiers)
 
@@ -160,8 +186,7 @@ def build_account(document: object) -> Account:
     for index, raw in enumerate(raw_positions):
         parsed.append(_position(venue, mode, raw, f"positions[{index}]"))
     instruments = {instrument.symbol: instrument for _, instrument, _ in parsed}
-    account = Account(venue, instruments, wallet, position_mode=mode,
-                      fees=FeeSchedule(ZERO, ZERO))
+    account = Account(venue, instruments, wallet, position_mode=mode, fees=FeeSchedule(ZERO, ZERO))
     for (position, _, mark), index in zip(parsed, range(len(parsed)), strict=True):
         known = account.marks.get(position.symbol)
         if known is not None and known != mark:
@@ -177,12 +202,13 @@ def build_account(document: object) -> Account:
     return account
 
 
-def _position(venue: Venue, mode: PositionMode, raw: object,
-              where: str) -> tuple[Position, Instrument, Decimal]:
+def _position(
+    venue: Venue, mode: PositionMode, raw: object, where: str
+) -> tuple[Position, Instrument, Decimal]:
     pos = _object(raw, where, _POSITION_KEYS)
     symbol = pos.get("symbol")
     if not isinstance(symbol, str) or not symbol.strip():
-        raise InputError(f"{where}.symbol: missing; expected a symbol such as \"BTCUSDT\"")
+        raise InputError(f'{where}.symbol: missing; expected a symbol such as "BTCUSDT"')
     symbol = symbol.strip().upper()
     side = _choice(pos, "side", where, Side)
     qty = _number(pos, "qty", where)
@@ -194,7 +220,7 @@ def _position(venue: Venue, mode: PositionMode, raw: object,
     if margin_mode is MarginMode.CROSS and "isolated_margin" in pos:
         raise InputError(
             f"{where}.isolated_margin: a cross position has no isolated margin (the cross wallet "
-            "backs it); remove the field or set margin_mode to \"isolated\""
+            'backs it); remove the field or set margin_mode to "isolated"'
         )
     isolated = ZERO
     if margin_mode is MarginMode.ISOLATED:

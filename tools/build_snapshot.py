@@ -28,8 +28,12 @@ from bot.markets.ccxt_convert import instrument_from_ccxt, tiers_from_ccxt
 from bot.markets.snapshot import SNAPSHOT_FORMAT, SNAPSHOT_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
-SYMBOLS = {"BTCUSDT": "BTC/USDT:USDT", "ETHUSDT": "ETH/USDT:USDT", "LTCUSDT": "LTC/USDT:USDT",
-           "ADAUSDT": "ADA/USDT:USDT"}
+SYMBOLS = {
+    "BTCUSDT": "BTC/USDT:USDT",
+    "ETHUSDT": "ETH/USDT:USDT",
+    "LTCUSDT": "LTC/USDT:USDT",
+    "ADAUSDT": "ADA/USDT:USDT",
+}
 
 
 def _dec(value: Decimal | None) -> str | None:
@@ -77,18 +81,25 @@ def build(shared: Path) -> dict[str, Any]:
         market = parser.parse_market(raw_markets[symbol])
         rows = brackets[unified]
         tier_rows = [
-            {"minNotional": floor, "maxNotional": rows[i + 1][0] if i + 1 < len(rows) else None,
-             "maintenanceMarginRate": rate, "maxLeverage": None, "info": {}}
+            {
+                "minNotional": floor,
+                "maxNotional": rows[i + 1][0] if i + 1 < len(rows) else None,
+                "maintenanceMarginRate": rate,
+                "maxLeverage": None,
+                "info": {},
+            }
             for i, (floor, rate) in enumerate(rows)
         ]
         instrument = instrument_from_ccxt(
             Venue.BINANCE, market, tiers_from_ccxt(Venue.BINANCE, tier_rows)
         )
-        instruments.append(_to_json(
-            instrument,
-            "rules: Binance exchangeInfo 2021-07-22 (cryptofeed sample_data); brackets: ccxt "
-            "static test data leverageBrackets (MIT), cum derived",
-        ))
+        instruments.append(
+            _to_json(
+                instrument,
+                "rules: Binance exchangeInfo 2021-07-22 (cryptofeed sample_data); brackets: ccxt "
+                "static test data leverageBrackets (MIT), cum derived",
+            )
+        )
     return {
         "format": SNAPSHOT_FORMAT,
         "version": SNAPSHOT_VERSION,

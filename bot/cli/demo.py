@@ -1,28 +1,91 @@
 """`marginbot demo`: the classic cross-versus-isolated story, told by the ledger.
 
-Two traders hold 2,000 USDT each and open the same 10x long of 1 BTCUSDT at 10,000 on Binance,
-one isolated with 1,000 USDT margin, one cross. The mark price then falls step by step; at each
-step the ledger values both accounts and liquidates what Binance would liquidate.
+Two traders hold the same wallet and open the same leveraged long, one isolated, one cross.
+The mark price then falls tick by tick; at every tick the ledger values both accounts and
+liquidates what the exchange would liquidate. The numbers come from `config/demo.toml`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import TextIO
 
 from bot.core.events import Fill, Liquidation
 from bot.core.figures import account_figures
-from bot.core.ledger import Account
+from bot.core.instruments import Instrument, TierTable
+from bot.core.ledger import DEFAULT_FEES, Account
 from bot.core.liquidation import liquidate_all, liquidation_price
-from bot.core.values import MarginMode, OrderSide, Venue, money
+from bot.core.values import ZERO, MarginMode, OrderSide, Venue, money, parse_decimal
+from bot.errors import ConfigError, UnknownInstrument
 from bot.markets.snapshot import bundled_for
 
-SYMBOL = "BTCUSDT"
-ENTRY = Decimal(10_000)
-WALLET = Decimal(2_000)
-LEVERAGE = Decimal(10)
-TICK = Decimal(10)  # the mark moves in 10 USDT ticks; rows print every `step`
+
+@dataclass(frozen=True)
+class DemoSettings:
+    venue: Venue = Venue.BINANCE
+    symbol: str = "BTCUSDT"
+    wallet_balance: Decimal = Decimal(2000)
+    entry_price: Decimal = Decimal(10_000)
+    qty: Decimal = Decimal(1)
+    leverage: Decimal = Decimal(10)
+    tick: Decimal = Decimal(10)
+    print_every: Decimal = Decimal(250)
+    taker_fee: Decimal = DEFAULT_FEES[Venue.BINANCE].taker
+    maint_margin_rate: Decimal | None = None
+
+
+def load_settings(path: Path | None) -> DemoSettings:
+    """Settings from a TOML file; every key optional, unknown keys and bad values refused."""
+    settings = DemoSettings()
+    if path is None:
+        return settings
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    known = {f.name for f in fields(DemoSettings)}
+    changes: dict[str, object] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key {key!r}; expected one of {sorted(known)}")
+        try:
+            changes[key] = _setting(key, value)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def _setting(key: str, value: object) -> object:
+    if key == "venue":
+        if value not in {v.value for v in Venue}:
+            raise ValueError(f"venue: {value!r} is not valid; expected one of binance, bybit")
+        return Venue(value)
+    if key == "symbol":
+        return str(value).upper()
+    number = parse_decimal(value, key)
+    if number <= ZERO:
+        raise ValueError(f"{key}: must be greater than zero")
+    return number
+
+
+def _instrument(settings: DemoSettings) -> Instrument:
+    bundled = bundled_for(settings.venue).get(settings.symbol)
+    if settings.maint_margin_rate is not None:
+        tiers = TierTable.single(settings.maint_margin_rate)
+        if bundled is not None:
+            return replace(bundled, tiers=tiers)
+        return Instrument(settings.venue, settings.symbol, "", "USDT", "USDT", tiers)
+    if bundled is None:
+        raise UnknownInstrument(
+            f"no bundled maintenance tiers for {settings.venue} {settings.symbol}; set "
+            "maint_margin_rate in the demo config"
+        )
+    return bundled
 
 
 @dataclass
@@ -40,20 +103,19 @@ def _pct(value: Decimal | None) -> str:
     return "--" if value is None else f"{value * 100:.1f}%"
 
 
-def open_trader(name: str, mode: MarginMode) -> Trader:
-    account = Account(Venue.BINANCE, bundled_for(Venue.BINANCE), WALLET)
-    account.set_margin_mode(SYMBOL, mode)
-    account.set_leverage(SYMBOL, LEVERAGE)
-    account.set_mark(SYMBOL, ENTRY)
-    fill = Fill(SYMBOL, OrderSide.BUY, Decimal(1), ENTRY)
+def open_trader(name: str, mode: MarginMode, settings: DemoSettings) -> Trader:
+    instrument = _instrument(settings)
+    fees = replace(DEFAULT_FEES[settings.venue], taker=settings.taker_fee)
+    account = Account(
+        settings.venue, {instrument.symbol: instrument}, settings.wallet_balance, fees=fees
+    )
+    account.set_margin_mode(settings.symbol, mode)
+    account.set_leverage(settings.symbol, settings.leverage)
+    account.set_mark(settings.symbol, settings.entry_price)
+    fill = Fill(settings.symbol, OrderSide.BUY, settings.qty, settings.entry_price)
     account.check_can_open(fill)
     account.apply_fill(fill)
     return Trader(name, account)
-
-
-def _equity(trader: Trader) -> Decimal:
-    figures = account_figures(trader.account)
-    return figures.margin_balance
 
 
 def _status(trader: Trader) -> str:
@@ -64,12 +126,16 @@ def _status(trader: Trader) -> str:
     return f"ratio {_pct(ratio):>6}  equity {_usd(figures.margin_balance)}"
 
 
-def run_demo(out: TextIO, step: int = 250) -> int:
-    traders = [open_trader("A isolated", MarginMode.ISOLATED), open_trader("B cross", MarginMode.CROSS)]
-    fee = traders[0].account.fees.taker
+def run_demo(out: TextIO, settings: DemoSettings | None = None) -> int:
+    s = settings or DemoSettings()
+    traders = [
+        open_trader("A isolated", MarginMode.ISOLATED, s),
+        open_trader("B cross", MarginMode.CROSS, s),
+    ]
     out.write(
-        f"Two traders hold {_usd(WALLET)} USDT each and buy 1 {SYMBOL} at {_usd(ENTRY)} with "
-        f"{LEVERAGE}x leverage on Binance (taker fee {fee * 100}%).\n"
+        f"Two traders hold {_usd(s.wallet_balance)} USDT each and buy {s.qty} {s.symbol} at "
+        f"{_usd(s.entry_price)} with {s.leverage}x leverage on {s.venue} "
+        f"(taker fee {s.taker_fee * 100}%).\n"
     )
     for trader in traders:
         position = next(trader.account.positions())
@@ -82,24 +148,25 @@ def run_demo(out: TextIO, step: int = 250) -> int:
         out.write(f"  {trader.name:<11} backed by {backing}: liquidation price {_usd(lp)}\n")
     out.write("\nThe mark price falls:\n")
     out.write(f"  {'mark':>10}   {traders[0].name:<36}{traders[1].name}\n")
-    mark = ENTRY
+    mark = s.entry_price
     while mark > 0 and any(t.liquidation is None for t in traders):
-        events = False
+        liquidated = False
         for trader in traders:
-            trader.account.set_mark(SYMBOL, mark)
+            trader.account.set_mark(s.symbol, mark)
             for event in liquidate_all(trader.account):
                 trader.liquidation = event
-                events = True
+                liquidated = True
                 _report(out, trader, event)
-        if events or (ENTRY - mark) % step == 0:
+        if liquidated or (s.entry_price - mark) % s.print_every == 0:
             out.write(f"  {_usd(mark):>10}   {_status(traders[0]):<36}{_status(traders[1])}\n")
-        mark -= TICK
+        mark -= s.tick
     out.write("\nWhat happened:\n")
     for trader in traders:
-        left = _equity(trader)
+        left = account_figures(trader.account).margin_balance
         outcome = "was liquidated" if trader.liquidation else "survived"
         out.write(
-            f"  {trader.name:<11} {outcome}; it keeps {_usd(left)} of its {_usd(WALLET)} USDT.\n"
+            f"  {trader.name:<11} {outcome}; it keeps {_usd(left)} of its "
+            f"{_usd(s.wallet_balance)} USDT.\n"
         )
     return 0
 

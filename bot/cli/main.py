@@ -7,6 +7,7 @@ one command (ccxt, websockets) is never paid by another.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,9 +31,9 @@ def _margin(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bot.cli.demo import run_demo
+    from bot.cli.demo import load_settings, run_demo
 
-    return run_demo(sys.stdout, step=args.step)
+    return run_demo(sys.stdout, load_settings(args.config))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="walk two traders (cross and isolated) through a falling market, on the ledger",
     )
-    demo.add_argument("--step", type=int, default=250, help="price step in USDT (default 250)")
+    demo.add_argument(
+        "--config", type=Path, metavar="FILE", help="demo settings (see config/demo.toml)"
+    )
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -70,6 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A bug, not bad input: one line for the user, the traceback only when asked for.
+        if os.environ.get("MARGINBOT_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"marginbot {args.command}: internal error {type(exc).__name__}: {exc} "
+            "(set MARGINBOT_DEBUG=1 for the traceback and please report it)\n"
+        )
+        return 70
     return code
 
 

@@ -150,6 +150,13 @@ class Account:
     def position(self, symbol: str, slot: PositionSlot = PositionSlot.BOTH) -> Position | None:
         return self._positions.get((symbol, slot))
 
+    def held(self, symbol: str, slot: PositionSlot = PositionSlot.BOTH) -> Position:
+        """The open position in the slot; refuses when there is none."""
+        position = self.position(symbol, slot)
+        if position is None:
+            raise PositionError(f"no {slot} position is open on {symbol}")
+        return position
+
     def mark(self, symbol: str, fallback: Decimal) -> Decimal:
         return self.marks.get(symbol, fallback)
 
@@ -265,7 +272,8 @@ class Account:
             lower = [
                 t.max_leverage
                 for t in instrument.tiers.tiers
-                if t.max_leverage is not None and (t.notional_cap is None or t.notional_cap >= notional)
+                if t.max_leverage is not None
+                and (t.notional_cap is None or t.notional_cap >= notional)
             ]
             hint = f"use at most {fmt(max(lower))}x" if lower else "reduce the position"
             raise LeverageRefused(
@@ -406,8 +414,10 @@ class Account:
         closing = fill.qty - opening
         if fill.reduce_only and opening > ZERO:
             raise PositionError(self._reduce_only_message(fill, current))
-        if slot is not PositionSlot.BOTH and closing > ZERO and (
-            current is None or closing > current.qty
+        if (
+            slot is not PositionSlot.BOTH
+            and closing > ZERO
+            and (current is None or closing > current.qty)
         ):
             held = fmt(current.qty) if current is not None else "0"
             raise PositionError(
@@ -459,7 +469,13 @@ class Account:
             self.wallet_balance -= allocated
         if position is None:
             self._positions[(symbol, slot)] = Position(
-                symbol, slot, side, qty, fill_price, settings.margin_mode, settings.leverage,
+                symbol,
+                slot,
+                side,
+                qty,
+                fill_price,
+                settings.margin_mode,
+                settings.leverage,
                 allocated,
             )
             return
@@ -504,8 +520,14 @@ class Account:
                 self.wallet_balance += amount
             applied.append(
                 FundingApplied(
-                    symbol, position.slot, position.side, position.qty, mark_price,
-                    funding_rate, amount, position.margin_mode,
+                    symbol,
+                    position.slot,
+                    position.side,
+                    position.qty,
+                    mark_price,
+                    funding_rate,
+                    amount,
+                    position.margin_mode,
                 )
             )
         return applied

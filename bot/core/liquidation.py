@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.core.events import Liquidation, LiquidatedPosition
+from bot.core.events import LiquidatedPosition, Liquidation
 from bot.core.ledger import Account, Position
 from bot.core.margin import LiquidationInputs
 from bot.core.values import ZERO, MarginMode, money

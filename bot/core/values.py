@@ -94,6 +94,11 @@ def price(value: Decimal) -> Decimal:
     return value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
+# Beyond these, a value cannot be an exchange amount and would overflow 28-digit arithmetic.
+_LARGEST = Decimal(10) ** 15
+_FINEST_EXPONENT = -18
+
+
 def parse_decimal(raw: object, field: str) -> Decimal:
     """Parse an exchange or user value into a finite Decimal.
 
@@ -102,15 +107,25 @@ def parse_decimal(raw: object, field: str) -> Decimal:
     if isinstance(raw, Decimal):
         value = raw
     elif isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise ValueError(f"{field}: expected a decimal number as a string, got {raw!r}")
+        # A wrong type is one more bad value to the callers, who report it with the field name.
+        raise ValueError(f"{field}: expected a decimal number as a string, got {raw!r}")  # noqa: TRY004
     else:
         try:
             value = Decimal(raw.strip() if isinstance(raw, str) else raw)
         except InvalidOperation:
-            raise ValueError(f"{field}: {raw!r} is not a decimal number") from None
+            raise ValueError(f"{field}: {_show(raw)} is not a decimal number") from None
     if not value.is_finite():
-        raise ValueError(f"{field}: {raw!r} is not a finite number")
+        raise ValueError(f"{field}: {_show(raw)} is not a finite number")
+    if abs(value) >= _LARGEST or (value and value.as_tuple().exponent < _FINEST_EXPONENT):  # type: ignore[operator]
+        raise ValueError(
+            f"{field}: {_show(raw)} is out of range; expected at most 15 digits before the point "
+            "and 18 after it"
+        )
     return value
+
+
+def _show(raw: object) -> str:
+    return repr(raw) if isinstance(raw, str) else str(raw)
 
 
 def fmt(value: Decimal) -> str:

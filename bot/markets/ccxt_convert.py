@@ -54,17 +54,36 @@ def tiers_from_ccxt(venue: Venue, tiers: Sequence[Mapping[str, Any]]) -> TierTab
     leverages: list[Decimal | None] = []
     for row in rows:
         info = row.get("info") or {}
-        floors.append(wire_decimal(_first(info.get("notionalFloor"), row.get("minNotional"), 0),
-                                   "minNotional"))
-        caps.append(_optional(_first(info.get("notionalCap"), info.get("riskLimitValue"),
-                                     row.get("maxNotional")), "maxNotional"))
-        rates.append(wire_decimal(_first(info.get("maintMarginRatio"),
-                                         info.get("maintenanceMargin"),
-                                         row.get("maintenanceMarginRate")),
-                                  "maintenanceMarginRate"))
+        floors.append(
+            wire_decimal(
+                _first(info.get("notionalFloor"), row.get("minNotional"), 0), "minNotional"
+            )
+        )
+        caps.append(
+            _optional(
+                _first(info.get("notionalCap"), info.get("riskLimitValue"), row.get("maxNotional")),
+                "maxNotional",
+            )
+        )
+        rates.append(
+            wire_decimal(
+                _first(
+                    info.get("maintMarginRatio"),
+                    info.get("maintenanceMargin"),
+                    row.get("maintenanceMarginRate"),
+                ),
+                "maintenanceMarginRate",
+            )
+        )
         amounts.append(_optional(_first(info.get("cum"), info.get("mmDeduction")), "cum"))
-        leverages.append(_optional(_first(info.get("initialLeverage"), info.get("maxLeverage"),
-                                          row.get("maxLeverage")), "maxLeverage"))
+        leverages.append(
+            _optional(
+                _first(
+                    info.get("initialLeverage"), info.get("maxLeverage"), row.get("maxLeverage")
+                ),
+                "maxLeverage",
+            )
+        )
     if floors[0] != ZERO:
         floors[0] = ZERO
     derived = derive_maint_amounts(floors, rates)
@@ -85,9 +104,7 @@ def _binance_filters(info: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {f.get("filterType", ""): f for f in info.get("filters", [])}
 
 
-def instrument_from_ccxt(
-    venue: Venue, market: Mapping[str, Any], tiers: TierTable
-) -> Instrument:
+def instrument_from_ccxt(venue: Venue, market: Mapping[str, Any], tiers: TierTable) -> Instrument:
     """An instrument from one ccxt unified market and its tier table."""
     info: Mapping[str, Any] = market.get("info") or {}
     precision = market.get("precision") or {}
@@ -96,10 +113,14 @@ def instrument_from_ccxt(
         filters = _binance_filters(info)
         tick = _first(filters.get("PRICE_FILTER", {}).get("tickSize"), precision.get("price"))
         lot = _first(filters.get("LOT_SIZE", {}).get("stepSize"), precision.get("amount"))
-        min_qty = _first(filters.get("LOT_SIZE", {}).get("minQty"),
-                         (limits.get("amount") or {}).get("min"))
-        min_notional = _first(filters.get("MIN_NOTIONAL", {}).get("notional"),
-                              (limits.get("cost") or {}).get("min"), 0)
+        min_qty = _first(
+            filters.get("LOT_SIZE", {}).get("minQty"), (limits.get("amount") or {}).get("min")
+        )
+        min_notional = _first(
+            filters.get("MIN_NOTIONAL", {}).get("notional"),
+            (limits.get("cost") or {}).get("min"),
+            0,
+        )
         max_leverage: object = (limits.get("leverage") or {}).get("max")
         liquidation_fee: object = _first(info.get("liquidationFee"), 0)
     else:
@@ -108,10 +129,13 @@ def instrument_from_ccxt(
         tick = _first(price_filter.get("tickSize"), precision.get("price"))
         lot = _first(lot_filter.get("qtyStep"), precision.get("amount"))
         min_qty = _first(lot_filter.get("minOrderQty"), (limits.get("amount") or {}).get("min"))
-        min_notional = _first(lot_filter.get("minNotionalValue"),
-                              (limits.get("cost") or {}).get("min"), 0)
-        max_leverage = _first((info.get("leverageFilter") or {}).get("maxLeverage"),
-                              (limits.get("leverage") or {}).get("max"))
+        min_notional = _first(
+            lot_filter.get("minNotionalValue"), (limits.get("cost") or {}).get("min"), 0
+        )
+        max_leverage = _first(
+            (info.get("leverageFilter") or {}).get("maxLeverage"),
+            (limits.get("leverage") or {}).get("max"),
+        )
         # Bybit closes liquidated positions at the bankruptcy price; no separate clearance fee.
         liquidation_fee = 0
     symbol = str(market.get("id") or info.get("symbol") or "")

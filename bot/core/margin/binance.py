@@ -2,11 +2,13 @@
 
 Sources:
 - Maintenance margin and liquidation price: Binance FAQ "How to Calculate Liquidation Price of
-  USDⓈ-M Futures Contracts" (binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93). The
-  arrangement below reproduces the FAQ's worked example to the cent (tests/core/test_binance_faq.py).
+  USDⓈ-M Futures Contracts" (binance.com/en/support/faq/b3c689c1f50a44cabb3a84e663b81d93).
+  The arrangement below reproduces the FAQ's worked example to the cent
+  (tests/core/test_binance_faq.py).
 - Maintenance amount continuity: Binance FAQ for COIN-M liquidation price, "Maintenance Amount".
-- Initial margin = notional at mark / leverage: `positionInitialMargin` of `GET /fapi/v3/positionRisk`
-  (real response in shared/data/ccxt/binance.usdm-excerpt.json: 607.52416678 / 80 = 7.59405208).
+- Initial margin = notional at mark / leverage: `positionInitialMargin` of
+  `GET /fapi/v3/positionRisk` (a real response in shared/data/ccxt/binance.usdm-excerpt.json:
+  607.52416678 / 80 = 7.59405208, truncated to 8 decimals as Binance reports amounts).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.core.instruments import MaintenanceTier
-from bot.core.margin.common import Leg, LiquidationInputs, positive_or_none
+from bot.core.margin.common import Leg, LiquidationInputs, linear_liquidation_price
 from bot.core.values import ZERO, div
 
 
@@ -40,7 +42,8 @@ def _solve(inputs: LiquidationInputs, tiers: list[MaintenanceTier]) -> Decimal |
     for leg, tier in zip(inputs.legs, tiers, strict=True):
         numerator += tier.maint_amount - leg.signed_qty * leg.entry_price
         denominator += leg.qty * tier.maint_margin_rate - leg.signed_qty
-    return positive_or_none(numerator, denominator)
+    # Equity − MM falls with the price when the denominator is positive: liquidated above.
+    return linear_liquidation_price(numerator, denominator, liquidated_above=denominator > ZERO)
 
 
 def _solve_with_brackets(
@@ -57,8 +60,8 @@ def _solve_with_brackets(
     result: Decimal | None = None
     for _ in range(attempts):
         result = _solve(inputs, tiers)
-        if result is None:
-            return None
+        if result is None or result == ZERO:
+            return result
         at_result = [leg.tiers.tier_for(leg.qty * result) for leg in inputs.legs]
         if at_result == tiers:
             return result

@@ -4,12 +4,14 @@ Sources:
 - Isolated liquidation price: Bybit help "Liquidation Price (USDT Contract)"
   (bybit.com/en-US/help-center/s/article/Liquidation-Price-USDT-Contract):
   IM = size·EP/leverage; MM = size·EP·MMR − mmDeduction;
-  long LP = EP − (IM − MM)/size − ExtraMargin/size; short LP = EP + (IM − MM)/size + ExtraMargin/size.
+  long LP = EP − (IM − MM)/size − ExtraMargin/size;
+  short LP = EP + (IM − MM)/size + ExtraMargin/size.
   Worked example there: long 1 BTC at 20,000, 50x, MMR 0.5 % → LP 19,700 (tests/core/test_bybit.py).
   The position margin we keep is IM + ExtraMargin, so LP = EP − side·(margin − MM)/size.
 - Maintenance margin is evaluated at the entry value (size × entry price), as in the article and
-  as Bybit reports `positionMM` (the real LTCUSDT position in shared/data/ccxt/bybit.linear-excerpt.json:
-  positionMM 0.81072399 = 77.519375 × 1 % + the estimated fee to close at the bankruptcy price).
+  as Bybit reports `positionMM` (the real LTCUSDT position in
+  shared/data/ccxt/bybit.linear-excerpt.json: positionMM 0.81072399 = 77.519375 × 1 % plus the
+  estimated fee to close at the bankruptcy price).
   We implement the classic article's formula, without the estimated closing fee that the newer
   Unified Trading Account pages add to IM and MM.
 - Cross: liquidation when the account's maintenance margin reaches its margin balance
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.core.margin.common import Leg, LiquidationInputs, positive_or_none
+from bot.core.margin.common import Leg, LiquidationInputs, linear_liquidation_price
 from bot.core.values import ZERO, div
 
 
@@ -46,7 +48,7 @@ def _solve(inputs: LiquidationInputs, with_maintenance: bool) -> Decimal | None:
             numerator += maintenance_margin(leg, inputs.mark_price)
         numerator += leg.signed_qty * leg.entry_price
         net_qty += leg.signed_qty
-    return positive_or_none(numerator, net_qty)
+    return linear_liquidation_price(numerator, net_qty, liquidated_above=net_qty < ZERO)
 
 
 def liquidation_price(inputs: LiquidationInputs) -> Decimal | None:

@@ -43,13 +43,20 @@ class LiquidationInputs:
     other_unrealized_pnl: Decimal = ZERO
 
 
-def positive_or_none(numerator: Decimal, denominator: Decimal) -> Decimal | None:
-    """A price from a linear solution, or None when no positive price solves it.
+def linear_liquidation_price(
+    numerator: Decimal, denominator: Decimal, liquidated_above: bool
+) -> Decimal | None:
+    """The price solving equity = maintenance margin, where margin is linear in price.
 
-    A position that cannot be liquidated at any positive price has no liquidation price: the
-    exchanges show "--", never a negative number.
+    `liquidated_above` says on which side of the root the position is liquidated (net short:
+    above; net long: below). A root at or below zero then means one of two things: a position
+    liquidated below it can never be liquidated at a positive price, so it has no liquidation
+    price (the exchanges show "--", never a negative number); a position liquidated above it is
+    liquidatable at every price, and its liquidation price is 0.
     """
     if denominator == ZERO:
         return None
     solution = div(numerator, denominator)
-    return solution if solution > ZERO else None
+    if solution > ZERO:
+        return solution
+    return ZERO if liquidated_above else None

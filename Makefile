@@ -1,0 +1,62 @@
+# The two entry points a new user needs: `make demo` and `make test`. Both set up everything on a
+# fresh machine: uv (from PyPI, into .tools/), the locked environment in .venv/, and Mosquitto.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/uv/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help demo test lint typecheck unit setup mosquitto clean
+
+help:
+	@echo "make demo   set up and run the demo (no exchange account needed)"
+	@echo "make test   set up and run lint, type checks and the tests"
+
+$(TOOLS)/uv/bin/uv:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "marginbot needs Python >= 3.11 as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	@touch $@
+
+setup: $(VENV)/.synced mosquitto
+
+# The alert tests start their own broker; install the binary when it is missing.
+mosquitto:
+	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing mosquitto (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; \
+	else \
+	  echo "warning: the mosquitto broker is not installed and this is not a root Debian shell;"; \
+	  echo "         install it (e.g. 'sudo apt-get install mosquitto') for the MQTT tests."; \
+	fi
+
+demo: setup
+	$(BIN)/marginbot demo --config config/demo.toml
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff format --check bot tests tools
+	$(BIN)/ruff check bot tests tools
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/python -m pytest
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,77 @@
+"""Shared test helpers: instruments, accounts, and the recorded data in ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import settings as hypothesis_settings
+
+from bot.core.instruments import Instrument, TierTable
+from bot.core.ledger import Account, FeeSchedule
+from bot.core.values import ZERO, MarginMode, PositionMode, Venue
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("MARGINBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+NO_FEES = FeeSchedule(ZERO, ZERO)
+
+
+def shared_data(relative: str) -> Path:
+    """A file from the shared recordings; missing data fails in CI and skips elsewhere."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data {path} is missing; CI must run beside shared/")
+        pytest.skip(f"shared data {path} not present (clone next to shared/ to run this test)")
+    return path
+
+
+def instrument(
+    symbol: str = "BTCUSDT",
+    venue: Venue = Venue.BINANCE,
+    tiers: TierTable | None = None,
+    liquidation_fee_rate: Decimal = ZERO,
+) -> Instrument:
+    return Instrument(
+        venue=venue,
+        symbol=symbol,
+        base=symbol.removesuffix("USDT"),
+        quote="USDT",
+        settle="USDT",
+        tiers=tiers or TierTable.single(Decimal("0.004")),
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.001"),
+        min_qty=Decimal("0.001"),
+        min_notional=Decimal(5),
+        liquidation_fee_rate=liquidation_fee_rate,
+    )
+
+
+def make_account(
+    wallet: str = "2000",
+    *instruments: Instrument,
+    venue: Venue = Venue.BINANCE,
+    mode: PositionMode = PositionMode.ONE_WAY,
+    fees: FeeSchedule = NO_FEES,
+    margin_mode: MarginMode = MarginMode.CROSS,
+    leverage: str = "10",
+) -> Account:
+    chosen = instruments or (instrument(venue=venue),)
+    return Account(
+        venue,
+        {i.symbol: i for i in chosen},
+        Decimal(wallet),
+        position_mode=mode,
+        fees=fees,
+        default_margin_mode=margin_mode,
+        default_leverage=Decimal(leverage),
+    )
+
+
+# CI runs the same examples every time (a failure there is reproducible); a developer's run
+# explores new ones.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
