@@ -114,6 +114,12 @@ class Account:
     ) -> None:
         if wallet_balance < ZERO:
             raise InputError(f"wallet balance {fmt(wallet_balance)} is negative; deposit first")
+        foreign = sorted(s for s, i in instruments.items() if i.settle != settle_asset)
+        if foreign:
+            raise InputError(
+                f"{', '.join(foreign)} settle in another asset than {settle_asset}; "
+                "an account holds one settlement asset: use one account per asset"
+            )
         self.venue = venue
         self.settle_asset = settle_asset
         self.formulas: MarginFormulas = formulas_for(venue)
