@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.errors import MarginbotError
+from bot.errors import InputError, MarginbotError
 
 
 def _margin(args: argparse.Namespace) -> int:
@@ -34,6 +34,37 @@ def _demo(args: argparse.Namespace) -> int:
     from bot.cli.demo import load_settings, run_demo
 
     return run_demo(sys.stdout, load_settings(args.config))
+
+
+def _import(args: argparse.Namespace) -> int:
+    from bot.session.importers import import_cryptofeed, import_hftbacktest
+
+    *inputs, output = args.paths
+    if not inputs:
+        raise InputError("give at least one input file and the output session file")
+    if args.source == "cryptofeed":
+        if len(inputs) != 1:
+            raise InputError("cryptofeed captures are imported one file at a time")
+        count = import_cryptofeed(inputs[0], output)
+    else:
+        count = import_hftbacktest(inputs, output)
+    sys.stdout.write(f"wrote {count} records to {output}\n")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from bot.session.replay import replay
+
+    speed = None if args.speed == "max" else float(args.speed)
+    if speed is not None and speed <= 0:
+        raise InputError("--speed must be a positive number or 'max'")
+    if args.events_out is None:
+        summary = replay(args.session, speed=speed)
+    else:
+        with args.events_out.open("wb") as out:
+            summary = replay(args.session, events_out=out, speed=speed)
+    sys.stdout.write("\n".join(summary.lines()) + "\n")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +92,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, metavar="FILE", help="demo settings (see config/demo.toml)"
     )
     demo.set_defaults(handler=_demo)
+
+    importer = commands.add_parser(
+        "import",
+        help="convert a third-party recording into a marginbot session",
+        description="Convert hftbacktest captures (several files form one session) or a "
+        "cryptofeed capture into a marginbot-session file (.jsonl, or .jsonl.gz to compress).",
+    )
+    importer.add_argument(
+        "--from", dest="source", required=True, choices=["hftbacktest", "cryptofeed"]
+    )
+    importer.add_argument("paths", nargs="+", type=Path, metavar="IN... OUT")
+    importer.set_defaults(handler=_import)
+
+    replayer = commands.add_parser(
+        "replay",
+        help="replay a recorded session deterministically and print a summary",
+    )
+    replayer.add_argument("session", type=Path, metavar="SESSION")
+    replayer.add_argument(
+        "--speed", default="max", help="N times the recorded pace, or 'max' (default)"
+    )
+    replayer.add_argument(
+        "--events-out", type=Path, metavar="FILE", help="write every output event as JSON Lines"
+    )
+    replayer.set_defaults(handler=_replay)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Market data feeds: the frame pipeline shared by live and replay, and the websocket shell."""

@@ -1,0 +1,46 @@
+"""Output events as JSON Lines: stable keys, decimal strings, no wall-clock time."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import orjson
+
+from bot.core.values import fmt
+
+EVENT_NAMES = {
+    "MarkPrice": "mark_price",
+    "Trade": "trade",
+    "LastPrice": "last_price",
+    "NonMarketTrade": "non_market_trade",
+    "BookTop": "book_top",
+    "MarketLiquidation": "market_liquidation",
+    "FundingRate": "funding_rate",
+}
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return fmt(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_value(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return event_json(value)
+    return value
+
+
+def event_json(event: Any) -> dict[str, Any]:
+    name = type(event).__name__
+    document: dict[str, Any] = {"type": EVENT_NAMES.get(name, name)}
+    for field in dataclasses.fields(event):
+        document[field.name] = _value(getattr(event, field.name))
+    return document
+
+
+def event_line(event: Any) -> bytes:
+    return orjson.dumps(event_json(event)) + b"\n"

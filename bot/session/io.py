@@ -1,0 +1,181 @@
+"""Reading and writing session files, with size-based rotation for the recorder."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from bot.session.format import FORMAT, VERSION, SessionFormatError, SessionHeader
+
+
+def _gzip(raw: IO[bytes]) -> IO[bytes]:
+    # No name and mtime=0 in the gzip header: a converted session is reproducible byte for byte.
+    return gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
+
+
+class SessionWriter:
+    """Appends records to one session file. Not thread-safe; one writer per file."""
+
+    def __init__(self, path: Path, header: SessionHeader) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._raw = path.open("wb")
+        self._out = _gzip(self._raw) if path.suffix == ".gz" else self._raw
+        self.bytes_written = 0
+        self.records = 0
+        self._write(header.to_json())
+
+    def _write(self, document: dict[str, Any]) -> None:
+        line = orjson.dumps(document) + b"\n"
+        self._out.write(line)
+        self.bytes_written += len(line)
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._write(record)
+        self.records += 1
+
+    def recv(self, conn: str, ts: int, data: str) -> None:
+        self.write({"t": "recv", "conn": conn, "ts": ts, "data": data})
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def close(self) -> None:
+        self._out.close()
+        if self._out is not self._raw:
+            self._raw.close()
+
+    def __enter__(self) -> SessionWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class RotatingRecorder:
+    """Writes a session under a directory, starting a new file past `max_bytes`.
+
+    Each file is a complete session with its own header (`source.part` counts the parts), so any
+    file replays on its own.
+    """
+
+    directory: Path
+    header: SessionHeader
+    max_bytes: int = 256 * 1024 * 1024
+    compress: bool = True
+    _writer: SessionWriter | None = None
+    _part: int = 0
+
+    def _file(self) -> SessionWriter:
+        if self._writer is None or self._writer.bytes_written >= self.max_bytes:
+            if self._writer is not None:
+                self._writer.close()
+            self._part += 1
+            stamp = self.header.start_time_ns // 1_000_000_000
+            suffix = ".jsonl.gz" if self.compress else ".jsonl"
+            path = self.directory / f"session-{stamp}-{self._part:03d}{suffix}"
+            header = SessionHeader(
+                self.header.venues,
+                self.header.symbols,
+                self.header.start_time_ns,
+                self.header.marginbot_version,
+                self.header.config_digest,
+                {**self.header.source, "part": self._part},
+            )
+            self._writer = SessionWriter(path, header)
+        return self._writer
+
+    @property
+    def path(self) -> Path | None:
+        return self._writer.path if self._writer else None
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file().write(record)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+@dataclass
+class SessionReader:
+    """Reads a session: `header` first, then `records()` in order.
+
+    A last line cut short by a crash is tolerated (counted in `truncated_tail`); a broken line
+    anywhere else is an error, because the file was damaged, not merely interrupted.
+    """
+
+    path: Path
+    truncated_tail: int = 0
+
+    def _lines(self) -> Iterator[bytes]:
+        opener = gzip.open if self.path.suffix == ".gz" else open
+        with opener(self.path, "rb") as raw:
+            try:
+                yield from raw
+            except EOFError:
+                # A gzip stream cut by a crash: the lines read so far stand.
+                self.truncated_tail += 1
+
+    def header(self) -> dict[str, Any]:
+        for line in self._lines():
+            return self._header(line)
+        raise SessionFormatError(f"{self.path} is empty")
+
+    def _header(self, line: bytes) -> dict[str, Any]:
+        try:
+            header = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise SessionFormatError(f"{self.path}: the first line is not JSON") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise SessionFormatError(f"{self.path} is not a {FORMAT} file")
+        if header.get("version") != VERSION:
+            raise SessionFormatError(
+                f"{self.path}: {FORMAT} version {header.get('version')} is not supported "
+                f"(this marginbot reads version {VERSION})"
+            )
+        return header
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        lines = self._lines()
+        first = next(lines, None)
+        if first is None:
+            raise SessionFormatError(f"{self.path} is empty")
+        self._header(first)
+        pending: bytes | None = None
+        number = 1
+        for line in lines:
+            if pending is not None:
+                yield self._record(pending, number)
+            pending = line
+            number += 1
+        if pending is not None:
+            if not pending.endswith(b"\n"):
+                try:
+                    record = orjson.loads(pending)
+                except orjson.JSONDecodeError:
+                    self.truncated_tail += 1
+                    return
+                yield record
+            else:
+                yield self._record(pending, number)
+
+    def _record(self, line: bytes, number: int) -> dict[str, Any]:
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise SessionFormatError(f"{self.path}: line {number} is not valid JSON") from None
+        if not isinstance(record, dict):
+            raise SessionFormatError(f"{self.path}: line {number} is not a JSON object")
+        return record
