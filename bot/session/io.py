@@ -13,7 +13,7 @@ import orjson
 from bot.session.format import FORMAT, VERSION, SessionFormatError, SessionHeader
 
 
-def _gzip(raw: IO[bytes]) -> IO[bytes]:
+def _gzip(raw: IO[bytes]) -> gzip.GzipFile:
     # No name and mtime=0 in the gzip header: a converted session is reproducible byte for byte.
     return gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
 
@@ -24,8 +24,8 @@ class SessionWriter:
     def __init__(self, path: Path, header: SessionHeader) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._raw = path.open("wb")
-        self._out = _gzip(self._raw) if path.suffix == ".gz" else self._raw
+        self._raw: IO[bytes] = path.open("wb")
+        self._out: IO[bytes] | gzip.GzipFile = _gzip(self._raw) if path.suffix == ".gz" else self._raw
         self.bytes_written = 0
         self.records = 0
         self._write(header.to_json())
