@@ -14,7 +14,7 @@ from bot.session.format import FORMAT, VERSION, SessionFormatError, SessionHeade
 
 
 def _gzip(raw: IO[bytes]) -> gzip.GzipFile:
-    # No name and mtime=0 in the gzip header: a converted session is reproducible byte for byte.
+    # No name and mtime=0 in the gzip header: an imported session is reproducible to the byte.
     return gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
 
 
@@ -25,7 +25,9 @@ class SessionWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._raw: IO[bytes] = path.open("wb")
-        self._out: IO[bytes] | gzip.GzipFile = _gzip(self._raw) if path.suffix == ".gz" else self._raw
+        self._out: IO[bytes] | gzip.GzipFile = (
+            _gzip(self._raw) if path.suffix == ".gz" else self._raw
+        )
         self.bytes_written = 0
         self.records = 0
         self._write(header.to_json())

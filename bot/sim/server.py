@@ -1,0 +1,273 @@
+"""The simulator server: websocket streams and REST on one loopback port (aiohttp).
+
+It plays a `Source` (scenario or recorded session) into a `Hub`, serves each connection the
+topics it subscribed to, and applies the `FaultPlan` per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import WSMsgType, web
+
+from bot.core.prices import PriceBoard
+from bot.feeds.pipeline import FramePipeline
+from bot.sim.faults import Fault, FaultPlan
+from bot.sim.hub import Hub, Subscriber
+from bot.sim.rest import RestApi
+from bot.sim.sources import Source
+
+log = structlog.get_logger("marginbot.sim")
+
+WS_PATHS = {"/stream": "binance", "/v5/public/linear": "bybit"}
+
+
+@dataclass
+class SimStats:
+    connections: Counter[str] = field(default_factory=Counter)
+    refused: int = 0
+    faults_applied: Counter[str] = field(default_factory=Counter)
+
+
+class Simulator:
+    def __init__(
+        self,
+        source: Source,
+        *,
+        faults: FaultPlan | None = None,
+        speed: float = 1.0,
+        loop: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str = "sim-key",
+        api_secret: str = "sim-secret",  # noqa: S107 — the simulator's documented test secret
+    ) -> None:
+        self.source = source
+        self.faults = faults or FaultPlan()
+        self.speed = speed
+        self.loop = loop
+        self.host = host
+        self.port = port
+        self.hub = Hub()
+        self.board = PriceBoard()
+        self.stats = SimStats()
+        self.rest = RestApi(self.board, api_key, api_secret)
+        self.finished = asyncio.Event()
+        self._pipeline = FramePipeline()
+        for venue in ("binance", "bybit"):
+            self._pipeline.connect(venue, venue)
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sockets: set[web.WebSocketResponse] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def base_url(self, scheme: str = "http") -> str:
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def ws_url(self, venue: str) -> str:
+        path = next(p for p, v in WS_PATHS.items() if v == venue)
+        return self.base_url("ws") + path
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self.rest.log_requests])
+        app.add_routes([web.get(path, self._websocket) for path in WS_PATHS])
+        app.add_routes(self.rest.routes())
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        server = site._server  # aiohttp keeps the bound socket here
+        if self.port == 0 and server is not None:
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._spawn(self._play(), "sim-playback")
+        log.info("sim_started", url=self.base_url())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for ws in list(self._sockets):
+            with contextlib.suppress(Exception):
+                await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _spawn(self, coroutine: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- playback ------------------------------------------------------------------------------
+
+    async def _play(self) -> None:
+        while True:
+            started = time.monotonic()
+            for item in self.source.frames(int(time.time() * 1000)):
+                due = started + item.t_s / self.speed
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                self.publish(item.venue, item.topic, item.text)
+            if not self.loop:
+                break
+        self.finished.set()
+        log.info("sim_source_finished")
+
+    def publish(self, venue: str, topic: str, text: str) -> None:
+        for event in self._pipeline.frame(venue, text, time.time_ns()):
+            self.board.apply(event)
+        self.hub.publish(venue, topic, text)
+
+    # -- websocket connections -----------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        venue = WS_PATHS[request.path]
+        self.stats.connections[venue] += 1
+        number = self.stats.connections[venue]
+        refusal = self.faults.refuses(venue, number)
+        if refusal is not None:
+            self.stats.refused += 1
+            self.stats.faults_applied["refuse_429"] += 1
+            return web.json_response(
+                {"code": -1003, "msg": "Too many requests."},
+                status=429,
+                headers={"Retry-After": str(refusal.retry_after)},
+            )
+        ws = web.WebSocketResponse(autoping=True, heartbeat=None, max_msg_size=2**20)
+        await ws.prepare(request)
+        self._sockets.add(ws)
+        subscriber = Subscriber(venue, number)
+        self.hub.add(subscriber)
+        streams = request.query.get("streams")
+        if venue == "binance" and streams:
+            self.hub.subscribe(subscriber, streams.split("/"))
+        faults = self.faults.for_connection(venue, number)
+        writer = self._spawn(self._deliver(ws, request, subscriber, faults), f"sim-{venue}-out")
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    await self._on_client_message(ws, subscriber, message.data)
+        finally:
+            writer.cancel()
+            self.hub.remove(subscriber)
+            self._sockets.discard(ws)
+        return ws
+
+    async def _on_client_message(
+        self, ws: web.WebSocketResponse, subscriber: Subscriber, text: str
+    ) -> None:
+        if text == "ping":
+            await ws.send_str("pong")
+            return
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(message, dict):
+            return
+        if subscriber.venue == "binance":
+            method, params = message.get("method"), message.get("params") or []
+            if method == "SUBSCRIBE":
+                self.hub.subscribe(subscriber, list(params))
+            elif method == "UNSUBSCRIBE":
+                subscriber.topics.difference_update(params)
+            await ws.send_str(orjson.dumps({"result": None, "id": message.get("id")}).decode())
+            return
+        op = message.get("op")
+        reply: dict[str, Any] = {
+            "success": True,
+            "ret_msg": "",
+            "conn_id": f"sim-{id(ws)}",
+            "req_id": message.get("req_id", ""),
+            "op": op,
+        }
+        if op == "ping":
+            reply["ret_msg"] = "pong"
+        elif op == "subscribe":
+            await ws.send_str(orjson.dumps(reply).decode())
+            self.hub.subscribe(subscriber, list(message.get("args") or []))
+            return
+        elif op == "unsubscribe":
+            subscriber.topics.difference_update(message.get("args") or [])
+        await ws.send_str(orjson.dumps(reply).decode())
+
+    async def _deliver(
+        self,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        subscriber: Subscriber,
+        faults: list[Fault],
+    ) -> None:
+        opened = time.monotonic()
+        for fault in faults:
+            if fault.action in ("drop", "close_after"):
+                self._spawn(self._end_later(ws, request, fault), "sim-fault-end")
+        frame_faults = {
+            f.action: f.count
+            for f in faults
+            if f.action in ("malformed", "truncate", "duplicate", "reorder")
+        }
+        stalls = [f for f in faults if f.action == "stall"]
+        held: str | None = None
+        while not ws.closed:
+            text = await subscriber.queue.get()
+            elapsed = time.monotonic() - opened
+            if any(
+                f.after_s <= elapsed and (f.duration_s == 0 or elapsed < f.after_s + f.duration_s)
+                for f in stalls
+            ):
+                continue  # a stalled venue: connected and silent
+            active = {
+                a
+                for a, n in frame_faults.items()
+                if n > 0 and self._fault(faults, a).after_s <= elapsed
+            }
+            outgoing = [text]
+            if "malformed" in active:
+                outgoing = ['{"stream": <malformed frame from the simulator>']
+            elif "truncate" in active:
+                outgoing = [text[: len(text) // 2]]
+            elif "duplicate" in active:
+                outgoing = [text, text]
+            elif "reorder" in active and held is None:
+                held = text
+                outgoing = []
+            if held is not None and outgoing and "reorder" in active:
+                outgoing.append(held)
+                held = None
+            for action in active:
+                if action != "reorder" or held is None:
+                    frame_faults[action] -= 1
+                    self.stats.faults_applied[action] += 1
+            for frame in outgoing:
+                await ws.send_str(frame)
+
+    @staticmethod
+    def _fault(faults: list[Fault], action: str) -> Fault:
+        return next(f for f in faults if f.action == action)
+
+    async def _end_later(
+        self, ws: web.WebSocketResponse, request: web.Request, fault: Fault
+    ) -> None:
+        await asyncio.sleep(fault.after_s)
+        self.stats.faults_applied[fault.action] += 1
+        if fault.action == "drop" and request.transport is not None:
+            request.transport.abort()  # the TCP connection vanishes: no close frame
+        else:
+            await ws.close(message=b"simulated scheduled close")
