@@ -67,6 +67,63 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sim(args: argparse.Namespace) -> int:
+    from bot.cli.live import SimOptions, main_sim
+
+    if args.session and args.scenario:
+        raise InputError("give --session or --scenario, not both")
+    if args.speed <= 0:
+        raise InputError("--speed must be positive")
+    return main_sim(
+        SimOptions(
+            args.host,
+            args.port,
+            args.session,
+            args.scenario,
+            args.speed,
+            not args.once,
+            args.faults,
+        )
+    )
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from bot.cli.live import WatchedFeed, WatchOptions, main_watch
+    from bot.config import load_config
+    from bot.venues.spec import SPECS
+
+    if args.config is not None:
+        config = load_config(args.config)
+        feeds = [
+            WatchedFeed(
+                f.venue,
+                f.endpoint(config.sim.base_url),
+                [s.upper() for s in f.symbols],
+                f.stale_after_s,
+            )
+            for f in config.feeds
+        ]
+        recording = config.recording
+        record_dir = Path(recording.directory) if recording.enabled else None
+        options = WatchOptions(
+            feeds,
+            args.duration,
+            args.interval,
+            record_dir,
+            recording.max_file_mb * 1024 * 1024,
+            recording.compress,
+        )
+        return main_watch(options)
+    spec = SPECS[args.venue]
+    try:
+        url = args.url or spec.url(args.network, args.sim)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0])) from None
+    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+    feed = WatchedFeed(args.venue, url, symbols, args.stale_after)
+    return main_watch(WatchOptions([feed], args.duration, args.interval, args.record))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marginbot",
@@ -117,11 +174,67 @@ def build_parser() -> argparse.ArgumentParser:
         "--events-out", type=Path, metavar="FILE", help="write every output event as JSON Lines"
     )
     replayer.set_defaults(handler=_replay)
+
+    sim = commands.add_parser(
+        "sim",
+        help="run the local exchange simulator (Binance and Bybit protocols on loopback)",
+        description="Serve Binance USDⓈ-M combined streams and Bybit v5 public linear streams, "
+        "plus their market-data REST endpoints, from a recorded session (default: the shipped "
+        "Binance BTCUSDT session) or a scenario file. See docs/simulator.md.",
+    )
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--session", type=Path, metavar="FILE", help="a marginbot session to play")
+    sim.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="a scenario file (e.g. config/scenarios/crash.toml)",
+    )
+    sim.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
+    sim.add_argument("--once", action="store_true", help="play the source once, do not loop")
+    sim.add_argument("--faults", type=Path, metavar="FILE", help="a fault plan (TOML)")
+    sim.set_defaults(handler=_sim)
+
+    watch = commands.add_parser(
+        "watch", help="print live mark, last and their divergence per symbol"
+    )
+    watch.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="read feeds and recording from a config (e.g. config/default.toml)",
+    )
+    watch.add_argument(
+        "--record", type=Path, metavar="DIR", help="record the session under DIR (without --config)"
+    )
+    watch.add_argument("--venue", choices=["binance", "bybit", "okx"], default="binance")
+    watch.add_argument("--symbols", default="BTCUSDT", help="comma-separated (default BTCUSDT)")
+    watch.add_argument(
+        "--network",
+        default="sim",
+        help="sim (default), mainnet, testnet (binance, bybit) or demo (okx)",
+    )
+    watch.add_argument(
+        "--sim",
+        default="ws://127.0.0.1:8765",
+        metavar="URL",
+        help="the simulator's base URL when --network is sim",
+    )
+    watch.add_argument("--url", help="an explicit stream URL (overrides --network)")
+    watch.add_argument("--stale-after", type=float, default=15.0, metavar="SECONDS")
+    watch.add_argument("--interval", type=float, default=1.0, metavar="SECONDS")
+    watch.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    watch.set_defaults(handler=_watch)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in {"sim", "watch"}:
+        from bot.logging import configure
+
+        configure()
     try:
         code: int = args.handler(args)
     except MarginbotError as exc:

@@ -34,6 +34,7 @@ class FramePipeline:
     error_samples: dict[tuple[str, str], str] = field(default_factory=dict)
     unparsed: Counter[str] = field(default_factory=Counter)
     frames: int = 0
+    _ignored_closed: Counter[str] = field(default_factory=Counter)
 
     def connect(self, conn: str, venue: str) -> None:
         """A new connection: a fresh parser for its venue, if marginbot reads that venue."""
@@ -45,7 +46,9 @@ class FramePipeline:
             self.parsers.pop(conn, None)
 
     def disconnect(self, conn: str) -> None:
-        self.parsers.pop(conn, None)
+        parser = self.parsers.pop(conn, None)
+        if parser is not None:
+            self._ignored_closed.update(_prefixed(parser))
 
     def frame(self, conn: str, text: str, ts_recv: int) -> list[MarketEvent]:
         self.frames += 1
@@ -65,7 +68,12 @@ class FramePipeline:
             return []
 
     def ignored(self) -> Counter[str]:
-        total: Counter[str] = Counter()
+        """Frames ignored by kind, over every connection so far."""
+        total = Counter(self._ignored_closed)
         for parser in self.parsers.values():
-            total.update({f"{parser.venue}:{k}": v for k, v in parser.ignored.items()})
+            total.update(_prefixed(parser))
         return total
+
+
+def _prefixed(parser: FrameParser) -> Counter[str]:
+    return Counter({f"{parser.venue}:{k}": v for k, v in parser.ignored.items()})

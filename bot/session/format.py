@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.errors import InputError
+
 FORMAT = "marginbot-session"
 VERSION = 1
 RECORD_KINDS = frozenset({"connect", "send", "recv", "disconnect", "http", "command"})
@@ -46,5 +48,5 @@ class SessionHeader:
         return document
 
 
-class SessionFormatError(ValueError):
+class SessionFormatError(InputError):
     """The file is not a marginbot session, or a line in its middle is broken."""

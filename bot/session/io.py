@@ -123,7 +123,11 @@ class SessionReader:
 
     def _lines(self) -> Iterator[bytes]:
         opener = gzip.open if self.path.suffix == ".gz" else open
-        with opener(self.path, "rb") as raw:
+        try:
+            source = opener(self.path, "rb")
+        except OSError as exc:
+            raise SessionFormatError(f"cannot read {self.path}: {exc.strerror}") from None
+        with source as raw:
             try:
                 yield from raw
             except EOFError:

@@ -33,6 +33,8 @@ WS_PATHS = {"/stream": "binance", "/v5/public/linear": "bybit"}
 class SimStats:
     connections: Counter[str] = field(default_factory=Counter)
     refused: int = 0
+    subscribe_requests: Counter[str] = field(default_factory=Counter)
+    app_pings: int = 0
     faults_applied: Counter[str] = field(default_factory=Counter)
 
 
@@ -118,7 +120,7 @@ class Simulator:
     async def _play(self) -> None:
         while True:
             started = time.monotonic()
-            for item in self.source.frames(int(time.time() * 1000)):
+            for item in self.source.frames(int(time.time() * 1000), self.speed):
                 due = started + item.t_s / self.speed
                 delay = due - time.monotonic()
                 if delay > 0:
@@ -173,6 +175,7 @@ class Simulator:
         self, ws: web.WebSocketResponse, subscriber: Subscriber, text: str
     ) -> None:
         if text == "ping":
+            self.stats.app_pings += 1
             await ws.send_str("pong")
             return
         try:
@@ -184,6 +187,7 @@ class Simulator:
         if subscriber.venue == "binance":
             method, params = message.get("method"), message.get("params") or []
             if method == "SUBSCRIBE":
+                self.stats.subscribe_requests[f"binance.{subscriber.number}"] += 1
                 self.hub.subscribe(subscriber, list(params))
             elif method == "UNSUBSCRIBE":
                 subscriber.topics.difference_update(params)
@@ -198,8 +202,10 @@ class Simulator:
             "op": op,
         }
         if op == "ping":
+            self.stats.app_pings += 1
             reply["ret_msg"] = "pong"
         elif op == "subscribe":
+            self.stats.subscribe_requests[f"bybit.{subscriber.number}"] += 1
             await ws.send_str(orjson.dumps(reply).decode())
             self.hub.subscribe(subscriber, list(message.get("args") or []))
             return

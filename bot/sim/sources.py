@@ -31,7 +31,9 @@ class Published:
 
 
 class Source(Protocol):
-    def frames(self, start_ms: int) -> Iterator[Published]: ...
+    def frames(self, start_ms: int, speed: float = 1.0) -> Iterator[Published]:
+        """Frames with `t_s` in recorded seconds; exchange times advance at `speed`."""
+        ...
 
 
 @dataclass
@@ -40,12 +42,12 @@ class ScenarioSource:
     venues: tuple[str, ...] = ("binance", "bybit")
     qty: Decimal = Decimal("0.001")
 
-    def frames(self, start_ms: int) -> Iterator[Published]:
+    def frames(self, start_ms: int, speed: float = 1.0) -> Iterator[Published]:
         next_funding = (start_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
         step = self.scenario.price_step
         for sequence, tick in enumerate(self.scenario.ticks(), 1):
             t = float(tick.t_s)
-            ts = start_ms + int(tick.t_s * 1000)
+            ts = start_ms + int(float(tick.t_s) * 1000 / speed)
             bid, ask = tick.last - step, tick.last
             if "binance" in self.venues:
                 for topic, text in (
@@ -84,19 +86,23 @@ class ScenarioSource:
                     yield Published(t, "bybit", topic, text)
 
 
-def _shift(document: Any, offset_ms: int) -> None:
-    """Move every exchange timestamp of a Binance or Bybit frame by `offset_ms`."""
+def _retime(document: Any, first_ms: int, start_ms: int, speed: float) -> None:
+    """Move a Binance or Bybit frame's exchange times to now, on a clock running at `speed`.
+
+    Every time field moves by the same rule, so the frame's times keep their order and spacing
+    (Binance's next-funding time `T` included) on the accelerated clock.
+    """
     if isinstance(document, dict):
         for key in ("E", "T", "ts", "cts"):
             value = document.get(key)
-            if isinstance(value, int):
-                document[key] = value + offset_ms
+            if isinstance(value, int) and not isinstance(value, bool):
+                document[key] = start_ms + int((value - first_ms) / speed)
         for key in ("data", "o"):
             if key in document:
-                _shift(document[key], offset_ms)
+                _retime(document[key], first_ms, start_ms, speed)
     elif isinstance(document, list):
         for item in document:
-            _shift(item, offset_ms)
+            _retime(item, first_ms, start_ms, speed)
 
 
 @dataclass
@@ -106,10 +112,10 @@ class SessionSource:
     path: Path
     venues: tuple[str, ...] = ("binance", "bybit")
 
-    def frames(self, start_ms: int) -> Iterator[Published]:
+    def frames(self, start_ms: int, speed: float = 1.0) -> Iterator[Published]:
         venue_of: dict[str, str] = {}
         first_ns: int | None = None
-        offset_ms: int | None = None
+        first_ms: int | None = None
         for record in SessionReader(self.path).records():
             kind = record.get("t")
             if kind == "connect":
@@ -125,9 +131,9 @@ class SessionSource:
             if not isinstance(topic, str):
                 continue
             first_ns = record["ts"] if first_ns is None else first_ns
-            if offset_ms is None:
-                offset_ms = start_ms - _first_exchange_ms(document, record["ts"] // 1_000_000)
-            _shift(document, offset_ms)
+            if first_ms is None:
+                first_ms = _first_exchange_ms(document, record["ts"] // 1_000_000)
+            _retime(document, first_ms, start_ms, speed)
             yield Published(
                 (record["ts"] - first_ns) / 1e9, venue, topic, orjson.dumps(document).decode()
             )

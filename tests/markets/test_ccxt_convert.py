@@ -171,3 +171,12 @@ def test_bundled_snapshot_is_what_the_build_tool_makes_from_shared_data() -> Non
     assert built == committed
     btc = bundled_instruments()[(Venue.BINANCE, "BTCUSDT")]
     assert btc.tiers.tier_for(Decimal(10_000)).maint_margin_rate == Decimal("0.004")
+
+
+def test_simulator_rest_data_is_what_the_build_tool_makes() -> None:
+    from tools.build_sim_data import build
+
+    built = build(shared_data("cryptofeed").parent)
+    for name, body in built.items():
+        committed = json.loads((ROOT / "bot/sim/data" / name).read_text())
+        assert committed == body

@@ -1,0 +1,88 @@
+"""The daemon's TOML configuration, validated on load (docs/configuration.md).
+
+Every problem is reported with the file, the key's path and what is expected; unknown keys are
+errors, never silently ignored. Which network a feed reads (the local simulator, an exchange's
+mainnet or its testnet) has no default: reading mainnet market data must be a stated choice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from bot.errors import ConfigError
+from bot.venues.spec import SPECS
+
+Network = Literal["sim", "mainnet", "testnet", "demo"]
+
+
+class FeedConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    venue: Literal["binance", "bybit", "okx"]
+    network: Network
+    symbols: list[str]
+    url: str | None = None  # overrides the network's endpoint
+    stale_after_s: float = 15.0
+
+    def endpoint(self, sim_base: str) -> str:
+        return self.url or SPECS[self.venue].url(self.network, sim_base)
+
+
+class SimConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    base_url: str = "ws://127.0.0.1:8765"
+
+
+class RecordingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    enabled: bool = True
+    directory: str = "logs/sessions"
+    max_file_mb: int = 256
+    compress: bool = True
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    feeds: list[FeedConfig]
+    sim: SimConfig = SimConfig()
+    recording: RecordingConfig = RecordingConfig()
+
+
+def load_config(path: Path) -> Config:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        config = msgspec.toml.decode(raw, type=Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {_explain(str(exc))}") from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _check(config, path)
+    return config
+
+
+def _explain(message: str) -> str:
+    """msgspec says `... - at `$.feeds[0].venue``; we say `feeds[0].venue: ...`."""
+    text, _, where = message.rpartition(" - at `")
+    if not where:
+        return message
+    key = where.rstrip("`").removeprefix("$").lstrip(".") or "the file"
+    return f"{key}: {text[0].lower()}{text[1:]}"
+
+
+def _check(config: Config, path: Path) -> None:
+    if not config.feeds:
+        raise ConfigError(f"{path}: feeds: give at least one [[feeds]] table")
+    for index, feed in enumerate(config.feeds):
+        where = f"{path}: feeds[{index}]"
+        if feed.url is None:
+            try:
+                feed.endpoint(config.sim.base_url)
+            except KeyError as exc:
+                raise ConfigError(f"{where}.network: {exc.args[0]}") from None
+        if not feed.symbols:
+            raise ConfigError(f'{where}.symbols: give at least one symbol, e.g. ["BTCUSDT"]')
+        if feed.stale_after_s <= 0:
+            raise ConfigError(f"{where}.stale_after_s: expected a positive number of seconds")
+    if config.recording.max_file_mb <= 0:
+        raise ConfigError(f"{path}: recording.max_file_mb: expected a positive size in MB")

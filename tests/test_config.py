@@ -1,0 +1,62 @@
+"""Configuration files: the shipped ones load, and each kind of mistake names its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config
+from bot.errors import ConfigError
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("name", ["default.toml", "sim-crash.toml", "example-mainnet-data.toml"])
+def test_shipped_configs_load(name: str) -> None:
+    config = load_config(ROOT / "config" / name)
+    assert config.feeds
+    for feed in config.feeds:
+        assert feed.endpoint(config.sim.base_url).startswith(("ws://", "wss://"))
+
+
+def test_default_reads_the_local_simulator() -> None:
+    [feed] = load_config(ROOT / "config/default.toml").feeds
+    assert feed.endpoint("ws://127.0.0.1:8765") == "ws://127.0.0.1:8765/stream"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[[feeds]]\nvenue = "binance"\nsymbols = ["BTCUSDT"]\n',
+            "feeds[0]: object missing required field `network`",
+        ),
+        (
+            '[[feeds]]\nvenue = "kraken"\nnetwork = "sim"\nsymbols = ["X"]\n',
+            "feeds[0].venue: invalid",
+        ),
+        (
+            '[[feeds]]\nvenue = "okx"\nnetwork = "testnet"\nsymbols = ["X"]\n',
+            "feeds[0].network: okx has no 'testnet' network; choose one of sim, mainnet, demo",
+        ),
+        (
+            '[[feeds]]\nvenue = "bybit"\nnetwork = "sim"\nsymbols = ["X"]\nstale = 3\n',
+            "unknown field `stale`",
+        ),
+        ('[[feeds]]\nvenue = "bybit"\nnetwork = "sim"\nsymbols = []\n', "feeds[0].symbols"),
+        ("feeds = []\n", "give at least one [[feeds]] table"),
+        ("[[feeds]\n", "not valid TOML"),
+        (
+            '[recording]\nmax_file_mb = 0\n[[feeds]]\nvenue = "bybit"\nnetwork = "sim"\n'
+            'symbols = ["X"]\n',
+            "recording.max_file_mb",
+        ),
+    ],
+)
+def test_config_mistakes_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert message in str(error.value)
+    assert str(path) in str(error.value)
