@@ -102,6 +102,8 @@ class WatchOptions:
     record_dir: Path | None = None
     record_max_bytes: int = 256 * 1024 * 1024
     record_compress: bool = True
+    config_digest: str | None = None
+    config_digest: str | None = None
 
 
 def _recorder(options: WatchOptions) -> RotatingRecorder | None:
@@ -112,6 +114,7 @@ def _recorder(options: WatchOptions) -> RotatingRecorder | None:
         symbols=tuple(dict.fromkeys(s for f in options.feeds for s in f.symbols)),
         start_time_ns=time.time_ns(),
         marginbot_version=__version__,
+        config_digest=options.config_digest,
         source={"recorded_by": "marginbot watch"},
     )
     return RotatingRecorder(
@@ -178,9 +181,15 @@ async def run_watch(options: WatchOptions, out: TextIO) -> int:
             recorder.close()
     for client in clients:
         skipped = sum(client.pipeline.errors.values())
+        skew, median = client.stats.clock_skew_ms, client.stats.median_lag_ms
+        timing = (
+            ""
+            if skew is None or median is None
+            else f", lag median {median:.1f} ms, clock skew ≈ {skew:.1f} ms"
+        )
         out.write(
             f"{client.spec.name}: {client.stats.frames} frames, "
-            f"{client.stats.reconnects} reconnects, {skipped} malformed frames skipped\n"
+            f"{client.stats.reconnects} reconnects, {skipped} malformed frames skipped{timing}\n"
         )
     if recorded is not None:
         out.write(f"session recorded in {recorded.parent}\n")

@@ -3,8 +3,9 @@
 One `FeedClient` keeps one connection to one venue alive for as long as it runs:
 - subscribes after every connect, with a fresh parser (so merged state is rebuilt from the
   venue's snapshot, never from deltas of a previous connection);
-- reconnects with capped exponential backoff and full jitter; HTTP 429/418 answers back off
-  much longer (honouring Retry-After) instead of failing;
+- reconnects with capped exponential backoff and full jitter; HTTP 429/418 answers and the
+  venues' rate-limit error frames back off much longer (honouring Retry-After) instead of
+  failing;
 - sends the venue's application pings (Bybit, OKX) on top of websocket pings;
 - declares the stream stale when no frame arrives for `stale_after_s`, and recycles the
   connection; reports recovery when data flows again;
@@ -101,10 +102,11 @@ class FeedStats:
 class _Outcome(Exception):
     """Why a connection ended, and whether to reconnect at once."""
 
-    def __init__(self, reason: str, immediate: bool = False) -> None:
+    def __init__(self, reason: str, immediate: bool = False, rate_limited: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.immediate = immediate
+        self.rate_limited = rate_limited
 
 
 def _is_loopback(url: str) -> bool:
@@ -200,14 +202,19 @@ class FeedClient:
             await self._session(ws, conn, opened)
         except _Outcome as outcome:
             await self._close(ws, conn, outcome.reason)
-            if outcome.immediate:
-                return 0.0, False, outcome.reason
-            if time.monotonic() - opened >= s.stable_after_s:
-                self._attempt = 0
-            return self._backoff_delay(), False, outcome.reason
+            return self._delay_after(outcome, opened)
         finally:
             self.stats.connected = False
         return 0.0, False, "stopped"
+
+    def _delay_after(self, outcome: _Outcome, opened: float) -> tuple[float, bool, str]:
+        if outcome.immediate:
+            return 0.0, False, outcome.reason
+        if outcome.rate_limited:
+            return self._rate_limited_delay(None), True, outcome.reason
+        if time.monotonic() - opened >= self.settings.stable_after_s:
+            self._attempt = 0
+        return self._backoff_delay(), False, outcome.reason
 
     async def _session(self, ws: ClientConnection, conn: str, opened: float) -> None:
         self.stats.connects += 1
@@ -286,6 +293,8 @@ class FeedClient:
         self.stats.frames += 1
         self._record({"t": "recv", "conn": conn, "ts": ts_recv, "data": text})
         events: list[MarketEvent | FeedEvent] = list(self.pipeline.frame(conn, text, ts_recv))
+        if self.pipeline.last_error == "rate_limited":
+            raise _Outcome("the venue answered with a rate-limit error", rate_limited=True)
         if events and self._outage_since is not None:
             outage = now - self._outage_since
             self._outage_since = None

@@ -34,6 +34,7 @@ class FramePipeline:
     error_samples: dict[tuple[str, str], str] = field(default_factory=dict)
     unparsed: Counter[str] = field(default_factory=Counter)
     frames: int = 0
+    last_error: str | None = None  # the kind of error the latest frame raised, if any
     _ignored_closed: Counter[str] = field(default_factory=Counter)
 
     def connect(self, conn: str, venue: str) -> None:
@@ -52,6 +53,7 @@ class FramePipeline:
 
     def frame(self, conn: str, text: str, ts_recv: int) -> list[MarketEvent]:
         self.frames += 1
+        self.last_error = None
         parser = self.parsers.get(conn)
         if parser is None:
             self.unparsed[self.venues.get(conn, conn)] += 1
@@ -61,6 +63,7 @@ class FramePipeline:
         except FrameError as exc:
             key = (parser.venue, exc.kind)
             self.errors[key] += 1
+            self.last_error = exc.kind
             if key not in self.error_samples:
                 self.error_samples[key] = text[:SAMPLE_BYTES]
                 if self.on_new_error is not None:

@@ -2,10 +2,11 @@
 
 [[fault]]
 action = "drop"       # drop | stall | malformed | truncate | duplicate | reorder |
-                      # refuse_429 | close_after
+                      # refuse_429 | close_after | rate_limit_frame
 connection = 1        # the n-th connection to the venue's endpoint (1 = first); omit: all
 venue = "binance"     # omit: every venue
-after_s = 2.0         # seconds after the connection opened
+after_s = 2.0         # seconds after the connection opened, or
+at_s = 30.0           # by schedule: seconds after the simulator started
 duration_s = 5.0      # stall: how long to stay silent (0 = until the client leaves)
 count = 1             # malformed/truncate/duplicate/reorder: frames affected
 retry_after = 1       # refuse_429: the Retry-After header, seconds
@@ -21,7 +22,17 @@ from typing import Any
 from bot.errors import ConfigError
 
 ACTIONS = frozenset(
-    {"drop", "stall", "malformed", "truncate", "duplicate", "reorder", "refuse_429", "close_after"}
+    {
+        "drop",
+        "stall",
+        "malformed",
+        "truncate",
+        "duplicate",
+        "reorder",
+        "refuse_429",
+        "close_after",
+        "rate_limit_frame",
+    }
 )
 
 
@@ -31,6 +42,7 @@ class Fault:
     connection: int | None = None
     venue: str | None = None
     after_s: float = 0.0
+    at_s: float | None = None  # by schedule: seconds after the simulator started, instead
     duration_s: float = 0.0
     count: int = 1
     retry_after: int = 1

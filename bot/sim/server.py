@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -27,6 +27,10 @@ from bot.sim.sources import Source
 log = structlog.get_logger("marginbot.sim")
 
 WS_PATHS = {"/stream": "binance", "/v5/public/linear": "bybit"}
+RATE_LIMIT_FRAMES = {
+    "binance": '{"code":-1003,"msg":"Too many requests; current limit is 10 messages per second."}',
+    "bybit": '{"success":false,"ret_msg":"Too many requests","op":"subscribe"}',
+}
 
 
 @dataclass
@@ -68,6 +72,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sockets: set[web.WebSocketResponse] = set()
+        self._started = time.monotonic()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -86,6 +91,7 @@ class Simulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
+        self._started = time.monotonic()
         server = site._server  # aiohttp keeps the bound socket here
         if self.port == 0 and server is not None:
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
@@ -221,8 +227,16 @@ class Simulator:
         faults: list[Fault],
     ) -> None:
         opened = time.monotonic()
+        # Every fault as "seconds after this connection opened", whether it was given that way
+        # or by schedule (seconds after the simulator started).
+        faults = [
+            replace(f, after_s=max(0.0, f.at_s - (opened - self._started)))
+            if f.at_s is not None
+            else f
+            for f in faults
+        ]
         for fault in faults:
-            if fault.action in ("drop", "close_after"):
+            if fault.action in ("drop", "close_after", "rate_limit_frame"):
                 self._spawn(self._end_later(ws, request, fault), "sim-fault-end")
         frame_faults = {
             f.action: f.count
@@ -273,7 +287,10 @@ class Simulator:
     ) -> None:
         await asyncio.sleep(fault.after_s)
         self.stats.faults_applied[fault.action] += 1
-        if fault.action == "drop" and request.transport is not None:
+        if fault.action == "rate_limit_frame":
+            await ws.send_str(RATE_LIMIT_FRAMES[WS_PATHS[request.path]])
+            await ws.close(message=b"rate limited")
+        elif fault.action == "drop" and request.transport is not None:
             request.transport.abort()  # the TCP connection vanishes: no close frame
         else:
             await ws.close(message=b"simulated scheduled close")

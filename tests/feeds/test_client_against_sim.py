@@ -222,3 +222,29 @@ async def test_recorded_live_session_replays_to_the_same_events(tmp_path: Path) 
     summary = replay(session)
     assert summary.events["mark_price"] == len(run.of(MarkPrice))
     assert summary.parse_errors == {}
+
+
+async def test_a_rate_limit_error_frame_backs_off_like_429() -> None:
+    plan = FaultPlan((Fault("rate_limit_frame", connection=1, after_s=0.3),))
+    async with Simulator(ScenarioSource(scenario()), faults=plan) as sim:
+        run = await run_with(
+            sim,
+            BINANCE,
+            lambda r: (
+                r.client.stats.connects == 2
+                and any(isinstance(e, MarkPrice) for _, e in r.events[-3:])
+            ),
+        )
+    [backoff] = run.of(FeedBackoff)
+    assert backoff.rate_limited
+    assert backoff.delay_s >= 0.2
+    assert run.client.pipeline.errors[("binance", "rate_limited")] == 1
+
+
+async def test_faults_by_schedule_hit_whichever_connection_is_open() -> None:
+    plan = FaultPlan((Fault("drop", at_s=0.6),))  # 0.6 s after the simulator started
+    async with Simulator(ScenarioSource(scenario()), faults=plan) as sim:
+        started = time.monotonic()
+        run = await run_with(sim, BINANCE, lambda r: bool(r.of(FeedDisconnected)))
+    dropped_at = run.first_time(lambda e: isinstance(e, FeedDisconnected))
+    assert 0.4 <= dropped_at - started <= 1.5

@@ -117,7 +117,16 @@ class BinanceParser:
             self.ignored["subscription_reply"] += 1
             return []
         elif "code" in message and "msg" in message:
-            raise FrameError("venue_error", f"{message['code']}: {message['msg']}")
+            # -1003 TOO_MANY_REQUESTS: Binance's rate-limit answer; we back off, not retry.
+            error_kind = "rate_limited" if message["code"] in (-1003, 429) else "venue_error"
+            raise FrameError(error_kind, f"{message['code']}: {message['msg']}")
+        elif isinstance(message.get("error"), dict):
+            error = message["error"]
+            limited = "too many" in str(error.get("msg", "")).lower()
+            raise FrameError(
+                "rate_limited" if limited else "venue_error",
+                f"{error.get('code')}: {error.get('msg')}",
+            )
         else:
             data = message
         kind = data.get("e")

@@ -78,7 +78,9 @@ class BybitParser:
     def _control(self, message: dict[str, Any]) -> list[MarketEvent]:
         op = message.get("op")
         if message.get("success") is False:
-            raise FrameError("venue_rejected", f"{op}: {message.get('ret_msg')}")
+            reason = str(message.get("ret_msg"))
+            limited = any(word in reason.lower() for word in ("too many", "rate limit", "frequen"))
+            raise FrameError("rate_limited" if limited else "venue_rejected", f"{op}: {reason}")
         self.ignored[f"op:{op}"] += 1
         return []
 

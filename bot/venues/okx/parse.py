@@ -60,7 +60,9 @@ class OkxParser:
         event = message.get("event")
         if event is not None:
             if event == "error":
-                raise FrameError("venue_error", f"{message.get('code')}: {message.get('msg')}")
+                # 60014 "Requests too frequent" (OKX websocket error codes).
+                kind = "rate_limited" if message.get("code") == "60014" else "venue_error"
+                raise FrameError(kind, f"{message.get('code')}: {message.get('msg')}")
             self.ignored[f"event:{event}"] += 1
             return []
         arg = message.get("arg")
