@@ -7,6 +7,7 @@ mainnet or its testnet) has no default: reading mainnet market data must be a st
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +45,11 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     feeds: list[FeedConfig]
     sim: SimConfig = SimConfig()
     recording: RecordingConfig = RecordingConfig()
+
+
+def config_digest(path: Path) -> str:
+    """sha256 of the configuration file, recorded in session headers."""
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_config(path: Path) -> Config:

@@ -103,7 +103,6 @@ class WatchOptions:
     record_max_bytes: int = 256 * 1024 * 1024
     record_compress: bool = True
     config_digest: str | None = None
-    config_digest: str | None = None
 
 
 def _recorder(options: WatchOptions) -> RotatingRecorder | None:

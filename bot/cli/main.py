@@ -89,7 +89,7 @@ def _sim(args: argparse.Namespace) -> int:
 
 def _watch(args: argparse.Namespace) -> int:
     from bot.cli.live import WatchedFeed, WatchOptions, main_watch
-    from bot.config import load_config
+    from bot.config import config_digest, load_config
     from bot.venues.spec import SPECS
 
     if args.config is not None:
@@ -112,6 +112,7 @@ def _watch(args: argparse.Namespace) -> int:
             record_dir,
             recording.max_file_mb * 1024 * 1024,
             recording.compress,
+            config_digest(args.config),
         )
         return main_watch(options)
     spec = SPECS[args.venue]

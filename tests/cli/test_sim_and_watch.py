@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.config import config_digest
+from bot.session.io import SessionReader
 from tests.conftest import ROOT
 
 MARGINBOT = str(Path(sys.executable).with_name("marginbot"))
@@ -112,4 +114,7 @@ def test_watch_from_config_records_a_session_that_replays(tmp_path: Path) -> Non
     )
     assert replayed.returncode == 0
     assert "mark_price" in replayed.stdout
+    header = SessionReader(session).header()
+    assert header["config_digest"] == config_digest(config)
+    assert "clock skew" in watch.stdout
     assert "parse errors                 0" in replayed.stdout

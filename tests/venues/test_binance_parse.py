@@ -124,6 +124,8 @@ def test_force_order_documented_shape() -> None:
         ('{"stream":"x","data":{"e":"trade","s":"BTCUSDT"}}', "bad_trade"),
         ('{"stream":"x","data":{"e":"trade","s":"B","p":"abc","q":"1","E":1}}', "bad_number"),
         ('{"code":-1121,"msg":"Invalid symbol."}', "venue_error"),
+        ('{"code":-1003,"msg":"Too many requests."}', "rate_limited"),
+        ('{"error":{"code":2,"msg":"Too many requests"},"id":1}', "rate_limited"),
     ],
 )
 def test_malformed_frames_raise_their_kind(frame: str, kind: str) -> None:

@@ -117,3 +117,6 @@ def test_rejected_subscription_and_acks() -> None:
     assert parser.parse(ack, 0) == []
     with pytest.raises(FrameError, match="error:handler not found"):
         parser.parse('{"success":false,"ret_msg":"error:handler not found","op":"subscribe"}', 0)
+    with pytest.raises(FrameError) as error:
+        parser.parse('{"success":false,"ret_msg":"Too many requests","op":"subscribe"}', 0)
+    assert error.value.kind == "rate_limited"

@@ -55,3 +55,6 @@ def test_pong_subscribe_and_error() -> None:
     assert parser.parse('{"event":"subscribe","arg":{"channel":"trades"}}', 0) == []
     with pytest.raises(FrameError, match="60012"):
         parser.parse('{"event":"error","code":"60012","msg":"Invalid request"}', 0)
+    with pytest.raises(FrameError) as error:
+        parser.parse('{"event":"error","code":"60014","msg":"Requests too frequent."}', 0)
+    assert error.value.kind == "rate_limited"
