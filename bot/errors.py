@@ -11,7 +11,8 @@ retrying can help::
     │   ├── LeverageRefused         leverage outside what the instrument or tier allows
     │   ├── MarginAdjustmentRefused adding/removing isolated margin refused
     │   ├── InsufficientBalance     not enough available balance
-    │   └── PositionError           a fill or command contradicts the position (size, side, mode)
+    │   ├── PositionError           a fill or command contradicts the position (size, side, mode)
+    │   └── OrderRejected           a pre-trade check failed; `code` names which
     ├── UnknownInstrument       no instrument data for a symbol
     └── TransientError          a retry later may succeed (network, rate limit)
         └── RateLimited         the venue asked us to slow down
@@ -56,6 +57,14 @@ class InsufficientBalance(RuleViolation):
 
 class PositionError(RuleViolation):
     """A fill or command contradicts the current position."""
+
+
+class OrderRejected(RuleViolation):
+    """An order refused before it reaches the book, as the exchange would refuse it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class UnknownInstrument(MarginbotError):

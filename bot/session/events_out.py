@@ -19,6 +19,15 @@ EVENT_NAMES = {
     "BookTop": "book_top",
     "MarketLiquidation": "market_liquidation",
     "FundingRate": "funding_rate",
+    "OrderAccepted": "order_accepted",
+    "OrderRejected": "order_rejected",
+    "OrderTriggered": "order_triggered",
+    "OrderFilled": "order_filled",
+    "OrderCanceled": "order_canceled",
+    "PositionLiquidated": "position_liquidated",
+    "FundingSettled": "funding_settled",
+    "SettingChanged": "setting_changed",
+    "CommandRefused": "command_refused",
 }
 
 

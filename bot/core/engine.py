@@ -1,0 +1,284 @@
+"""The engine: one typed input in, typed outputs out, deterministically.
+
+It composes the price board, every account's ledger and orders, triggers, liquidation and
+funding. On a mark tick it fires mark-triggered orders first, then liquidates what the ledger's
+predicate says (cancelling the liquidated positions' orders). On a trade it fires last-triggered
+orders and fills resting limits the trade printed through. Funding is settled when the venue
+moves its next-funding time past a settlement (Binance `markPriceUpdate.T`), at that tick's mark
+and the rate announced before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from bot.core.commands import (
+    AdjustIsolatedMargin,
+    CancelOrder,
+    ClosePosition,
+    Command,
+    PlaceOrder,
+    SetLeverage,
+    SetMarginMode,
+    SetPositionMode,
+    SetTakeProfitStopLoss,
+)
+from bot.core.engine_events import (
+    CommandRefused,
+    EngineEvent,
+    FundingSettled,
+    PositionLiquidated,
+    SettingChanged,
+)
+from bot.core.execution import AccountDesk
+from bot.core.ledger import Account
+from bot.core.liquidation import liquidate_all
+from bot.core.market import BookTop, LastPrice, MarketEvent, MarkPrice, Trade
+from bot.core.orders import OrderRequest, OrderType, PriceSource
+from bot.core.prices import PriceBoard
+from bot.core.values import ZERO, OrderSide, Side
+from bot.errors import MarginbotError
+
+Input = MarketEvent | Command
+
+
+class Engine:
+    def __init__(self, accounts: Mapping[str, Account], slippage_bps: Decimal = ZERO) -> None:
+        self.desks = {name: AccountDesk(name, a, slippage_bps) for name, a in accounts.items()}
+        self.prices = PriceBoard()
+        self._funding: dict[tuple[str, str], tuple[int, Decimal | None]] = {}
+        self._brackets = 0
+        self._handlers: dict[type, Callable[[Any], list[EngineEvent]]] = {
+            MarkPrice: self._on_mark,
+            Trade: self._on_trade,
+            LastPrice: self._on_last,
+            BookTop: self._on_book,
+            PlaceOrder: self._place,
+            CancelOrder: self._cancel,
+            ClosePosition: self._close,
+            SetLeverage: self._leverage,
+            SetMarginMode: self._margin_mode,
+            SetPositionMode: self._position_mode,
+            AdjustIsolatedMargin: self._adjust,
+            SetTakeProfitStopLoss: self._tpsl,
+        }
+
+    def step(self, event: Input) -> list[EngineEvent]:
+        handler = self._handlers.get(type(event))
+        return handler(event) if handler is not None else []
+
+    def _desks(self, venue: str) -> list[AccountDesk]:
+        return [d for d in self.desks.values() if d.account.venue == venue]
+
+    # -- market data -----------------------------------------------------------------------------
+
+    def _on_mark(self, event: MarkPrice) -> list[EngineEvent]:
+        self.prices.apply(event)
+        prices = self.prices.get(event.venue, event.symbol)
+        out: list[EngineEvent] = []
+        settle = self._funding_due(event)
+        for desk in self._desks(event.venue):
+            if event.symbol not in desk.account.instruments:
+                continue
+            desk.account.set_mark(event.symbol, event.mark_price)
+            if settle is not None:
+                out += [
+                    FundingSettled(event.ts_event, desk.name, f)
+                    for f in desk.account.apply_funding(event.symbol, settle, event.mark_price)
+                ]
+            out += desk.on_price(
+                event.symbol, PriceSource.MARK, event.mark_price, event.ts_event, prices
+            )
+            if event.index_price is not None:
+                out += desk.on_price(
+                    event.symbol, PriceSource.INDEX, event.index_price, event.ts_event, prices
+                )
+            out += self._liquidate(desk, event.ts_event, prices.last)
+        return out
+
+    def _funding_due(self, event: MarkPrice) -> Decimal | None:
+        key = (event.venue, event.symbol)
+        previous = self._funding.get(key)
+        if event.next_funding_time is not None:
+            self._funding[key] = (event.next_funding_time, event.funding_rate)
+        if previous is None or event.next_funding_time is None:
+            return None
+        due_at, rate = previous
+        if event.next_funding_time > due_at and event.ts_event >= due_at and rate is not None:
+            return rate
+        return None
+
+    def _liquidate(self, desk: AccountDesk, ts: int, last: Decimal | None) -> list[EngineEvent]:
+        out: list[EngineEvent] = []
+        for liquidation in liquidate_all(desk.account):
+            symbols = {p.symbol for p in liquidation.positions}
+            out += desk.cancel_where(ts, "position liquidated", symbols)
+            out.append(PositionLiquidated(ts, desk.name, last, liquidation))
+        return out
+
+    def _on_trade(self, event: Trade) -> list[EngineEvent]:
+        out = self._on_last_price(event.venue, event.symbol, event.price, event.ts_event, event)
+        for desk in self._desks(event.venue):
+            out += desk.on_trade(event.symbol, event.price, event.ts_event)
+        return out
+
+    def _on_last(self, event: LastPrice) -> list[EngineEvent]:
+        return self._on_last_price(event.venue, event.symbol, event.price, event.ts_event, event)
+
+    def _on_last_price(
+        self, venue: str, symbol: str, price: Decimal, ts: int, event: MarketEvent
+    ) -> list[EngineEvent]:
+        self.prices.apply(event)
+        prices = self.prices.get(venue, symbol)
+        out: list[EngineEvent] = []
+        for desk in self._desks(venue):
+            out += desk.on_price(symbol, PriceSource.LAST, price, ts, prices)
+        return out
+
+    def _on_book(self, event: BookTop) -> list[EngineEvent]:
+        self.prices.apply(event)
+        return []
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def _desk(self, name: str) -> AccountDesk:
+        try:
+            return self.desks[name]
+        except KeyError:
+            raise MarginbotError(
+                f"no account named {name!r}; accounts: {', '.join(self.desks)}"
+            ) from None
+
+    def _prices_for(self, desk: AccountDesk, symbol: str) -> Any:
+        return self.prices.get(str(desk.account.venue), symbol)
+
+    def _place(self, command: PlaceOrder) -> list[EngineEvent]:
+        desk = self._desk(command.account)
+        return desk.place(
+            command.request, command.ts, self._prices_for(desk, command.request.symbol)
+        )
+
+    def _cancel(self, command: CancelOrder) -> list[EngineEvent]:
+        desk = self._desk(command.account)
+        events = desk.cancel(command.order_id, command.ts, "canceled by the trader")
+        if not events:
+            return [
+                CommandRefused(
+                    command.ts,
+                    desk.name,
+                    "cancel_order",
+                    f"{command.order_id} is not an open order",
+                )
+            ]
+        return events
+
+    def _close(self, command: ClosePosition) -> list[EngineEvent]:
+        desk = self._desk(command.account)
+        position = desk.account.position(command.symbol, command.slot)
+        if position is None:
+            return [
+                CommandRefused(
+                    command.ts,
+                    desk.name,
+                    "close_position",
+                    f"no {command.slot} position open on {command.symbol}",
+                )
+            ]
+        side = OrderSide.SELL if position.side is Side.LONG else OrderSide.BUY
+        request = OrderRequest(
+            command.symbol,
+            side,
+            OrderType.MARKET,
+            position.qty,
+            reduce_only=True,
+            slot=command.slot,
+        )
+        return desk.place(request, command.ts, self._prices_for(desk, command.symbol))
+
+    def _setting(self, command: Any, name: str, change: Callable[[], Any]) -> list[EngineEvent]:
+        try:
+            return [SettingChanged(command.ts, command.account, change())]
+        except MarginbotError as exc:
+            return [CommandRefused(command.ts, command.account, name, str(exc))]
+
+    def _leverage(self, command: SetLeverage) -> list[EngineEvent]:
+        account = self._desk(command.account).account
+        return self._setting(
+            command, "set_leverage", lambda: account.set_leverage(command.symbol, command.leverage)
+        )
+
+    def _margin_mode(self, command: SetMarginMode) -> list[EngineEvent]:
+        account = self._desk(command.account).account
+        return self._setting(
+            command,
+            "set_margin_mode",
+            lambda: account.set_margin_mode(command.symbol, command.margin_mode),
+        )
+
+    def _position_mode(self, command: SetPositionMode) -> list[EngineEvent]:
+        account = self._desk(command.account).account
+        return self._setting(
+            command, "set_position_mode", lambda: account.set_position_mode(command.position_mode)
+        )
+
+    def _adjust(self, command: AdjustIsolatedMargin) -> list[EngineEvent]:
+        account = self._desk(command.account).account
+        if command.amount >= ZERO:
+            return self._setting(
+                command,
+                "adjust_margin",
+                lambda: account.add_isolated_margin(command.symbol, command.amount, command.slot),
+            )
+        return self._setting(
+            command,
+            "adjust_margin",
+            lambda: account.remove_isolated_margin(command.symbol, -command.amount, command.slot),
+        )
+
+    def _tpsl(self, command: SetTakeProfitStopLoss) -> list[EngineEvent]:
+        desk = self._desk(command.account)
+        position = desk.account.position(command.symbol, command.slot)
+        if position is None:
+            return [
+                CommandRefused(
+                    command.ts,
+                    desk.name,
+                    "set_tp_sl",
+                    f"no {command.slot} position open on {command.symbol}; open one first",
+                )
+            ]
+        out = desk.cancel_where(
+            command.ts,
+            "replaced by a new take-profit/stop-loss",
+            [command.symbol],
+            only_reducing=True,
+        )
+        self._brackets += 1
+        bracket = f"{desk.name}-bracket-{self._brackets}"
+        side = OrderSide.SELL if position.side is Side.LONG else OrderSide.BUY
+        prices = self._prices_for(desk, command.symbol)
+        for role, price, source, kind in (
+            (
+                "take_profit",
+                command.take_profit,
+                command.take_profit_source,
+                OrderType.TAKE_PROFIT_MARKET,
+            ),
+            ("stop_loss", command.stop_loss, command.stop_loss_source, OrderType.STOP_MARKET),
+        ):
+            if price is None:
+                continue
+            request = OrderRequest(
+                command.symbol,
+                side,
+                kind,
+                None,
+                trigger_price=price,
+                trigger_source=source,
+                close_position=True,
+                slot=command.slot,
+            )
+            out += desk.place(request, command.ts, prices, role=role, bracket=bracket)
+        return out
