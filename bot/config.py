@@ -8,12 +8,14 @@ mainnet or its testnet) has no default: reading mainnet market data must be a st
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
 from bot.errors import ConfigError
+from bot.validation import explain
 from bot.venues.spec import SPECS
 
 Network = Literal["sim", "mainnet", "testnet", "demo"]
@@ -41,10 +43,45 @@ class RecordingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     compress: bool = True
 
 
+class FeesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    maker: Decimal
+    taker: Decimal
+
+
+class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A paper account. `execution = "paper"` fills locally; orders never leave the machine."""
+
+    name: str
+    venue: Literal["binance", "bybit"]
+    wallet_balance: Decimal
+    margin_mode: Literal["cross", "isolated"] = "cross"  # default for every symbol
+    leverage: Decimal = Decimal(20)
+    position_mode: Literal["one_way", "hedge"] = "one_way"
+    execution: Literal["paper"] = "paper"
+    fees: FeesConfig | None = None
+
+
+class ControlConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    socket: str = "logs/marginbot.sock"  # the local CLI talks to the daemon here
+
+
+class MqttConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 1883
+    prefix: str = "marginbot"
+    client_id: str = "marginbot"
+    username: str | None = None
+    password_env: str | None = None  # the password comes from this environment variable
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     feeds: list[FeedConfig]
     sim: SimConfig = SimConfig()
     recording: RecordingConfig = RecordingConfig()
+    accounts: list[AccountConfig] = []
+    control: ControlConfig = ControlConfig()
+    mqtt: MqttConfig = MqttConfig()
 
 
 def config_digest(path: Path) -> str:
@@ -60,20 +97,11 @@ def load_config(path: Path) -> Config:
     try:
         config = msgspec.toml.decode(raw, type=Config)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{path}: {_explain(str(exc))}") from None
+        raise ConfigError(f"{path}: {explain(str(exc), 'the file')}") from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _check(config, path)
     return config
-
-
-def _explain(message: str) -> str:
-    """msgspec says `... - at `$.feeds[0].venue``; we say `feeds[0].venue: ...`."""
-    text, _, where = message.rpartition(" - at `")
-    if not where:
-        return message
-    key = where.rstrip("`").removeprefix("$").lstrip(".") or "the file"
-    return f"{key}: {text[0].lower()}{text[1:]}"
 
 
 def _check(config: Config, path: Path) -> None:
@@ -90,5 +118,17 @@ def _check(config: Config, path: Path) -> None:
             raise ConfigError(f'{where}.symbols: give at least one symbol, e.g. ["BTCUSDT"]')
         if feed.stale_after_s <= 0:
             raise ConfigError(f"{where}.stale_after_s: expected a positive number of seconds")
+    names = [a.name for a in config.accounts]
+    for index, account in enumerate(config.accounts):
+        where = f"{path}: accounts[{index}]"
+        if not account.name or names.count(account.name) > 1:
+            raise ConfigError(f"{where}.name: give each account a unique, non-empty name")
+        if account.wallet_balance < 0 or account.leverage < 1:
+            raise ConfigError(f"{where}: wallet_balance must be ≥ 0 and leverage ≥ 1")
+        if not any(f.venue == account.venue for f in config.feeds):
+            raise ConfigError(
+                f"{where}.venue: no feed reads {account.venue}; add a [[feeds]] "
+                "table for it, or the account never sees a price"
+            )
     if config.recording.max_file_mb <= 0:
         raise ConfigError(f"{path}: recording.max_file_mb: expected a positive size in MB")

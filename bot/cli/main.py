@@ -58,11 +58,17 @@ def _replay(args: argparse.Namespace) -> int:
     speed = None if args.speed == "max" else float(args.speed)
     if speed is not None and speed <= 0:
         raise InputError("--speed must be a positive number or 'max'")
+    engine = None
+    if args.config is not None:
+        from bot.config import load_config
+        from bot.daemon import build_engine
+
+        engine = build_engine(load_config(args.config))
     if args.events_out is None:
-        summary = replay(args.session, speed=speed)
+        summary = replay(args.session, speed=speed, engine=engine)
     else:
         with args.events_out.open("wb") as out:
-            summary = replay(args.session, events_out=out, speed=speed)
+            summary = replay(args.session, events_out=out, speed=speed, engine=engine)
     sys.stdout.write("\n".join(summary.lines()) + "\n")
     return 0
 
@@ -125,6 +131,19 @@ def _watch(args: argparse.Namespace) -> int:
     return main_watch(WatchOptions([feed], args.duration, args.interval, args.record))
 
 
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.config import load_config
+    from bot.daemon import Daemon
+
+    config = load_config(args.config)
+    if args.events_out is None:
+        return asyncio.run(Daemon(config, args.config, sys.stdout).run(args.duration))
+    with args.events_out.open("ab") as events_out:
+        return asyncio.run(Daemon(config, args.config, sys.stdout, events_out).run(args.duration))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marginbot",
@@ -174,7 +193,30 @@ def build_parser() -> argparse.ArgumentParser:
     replayer.add_argument(
         "--events-out", type=Path, metavar="FILE", help="write every output event as JSON Lines"
     )
+    replayer.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="run the session's trader commands on the config's accounts (fills, liquidations)",
+    )
     replayer.set_defaults(handler=_replay)
+
+    run = commands.add_parser(
+        "run", help="run the daemon: feeds, paper accounts, commands (see config/)"
+    )
+    run.add_argument("--config", type=Path, required=True, metavar="FILE")
+    run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    run.add_argument(
+        "--events-out",
+        type=Path,
+        metavar="FILE",
+        help="append every engine event (fills, triggers, ...) as JSON Lines",
+    )
+    run.set_defaults(handler=_run)
+
+    from bot.cli.control import add_parsers
+
+    add_parsers(commands)
 
     sim = commands.add_parser(
         "sim",
@@ -232,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in {"sim", "watch"}:
+    if args.command in {"sim", "watch", "run"}:
         from bot.logging import configure
 
         configure()

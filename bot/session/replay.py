@@ -14,6 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
+
+from bot.control.codec import QueryJson, decode
+from bot.core.engine import Engine
 from bot.core.market import MarketEvent
 from bot.core.prices import PriceBoard
 from bot.feeds.pipeline import FramePipeline
@@ -43,6 +47,7 @@ class ReplaySummary:
     first_ts: int | None = None
     last_ts: int | None = None
     truncated_tail: int = 0
+    commands: int = 0
 
     @property
     def span_seconds(self) -> float:
@@ -52,6 +57,8 @@ class ReplaySummary:
 
     def lines(self) -> list[str]:
         out = [f"replayed {self.path}: {self.records} records over {self.span_seconds:.1f} s"]
+        if self.commands:
+            out.append(f"  {'trader commands':<20} {self.commands:>9}")
         for name, count in sorted(self.events.items()):
             out.append(f"  {name:<20} {count:>9}")
         errors = sum(self.parse_errors.values())
@@ -78,8 +85,13 @@ def replay(
     events_out: BinaryIO | None = None,
     speed: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    engine: Engine | None = None,
 ) -> ReplaySummary:
-    """Replay `path`; `speed` None means as fast as possible, N means N × recorded pace."""
+    """Replay `path`; `speed` None means as fast as possible, N means N × recorded pace.
+
+    With an `engine`, every market event and every recorded trader command goes through it, in
+    recorded order, and its output events are written after the input that caused them.
+    """
     reader = SessionReader(path)
     summary = ReplaySummary(str(path))
     pipeline = FramePipeline()
@@ -105,11 +117,25 @@ def replay(
                     sink(event)
                 if events_out is not None:
                     events_out.write(event_line(event))
+                if engine is not None:
+                    _run(engine, event, summary, events_out)
+        elif kind == "command" and engine is not None:
+            command = decode(orjson.dumps(record["data"]))
+            if not isinstance(command, QueryJson):
+                summary.commands += 1
+                _run(engine, command.command(ts), summary, events_out)
     summary.truncated_tail = reader.truncated_tail
     summary.parse_errors = Counter({f"{v}:{k}": n for (v, k), n in pipeline.errors.items()})
     summary.ignored = pipeline.ignored()
     summary.unparsed = pipeline.unparsed
     return summary
+
+
+def _run(engine: Engine, event: Any, summary: ReplaySummary, out: BinaryIO | None) -> None:
+    for result in engine.step(event):
+        summary.events[EVENT_NAMES.get(type(result).__name__, type(result).__name__)] += 1
+        if out is not None:
+            out.write(event_line(result))
 
 
 def _observe(summary: ReplaySummary, board: PriceBoard, event: Any) -> None:

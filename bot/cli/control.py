@@ -1,0 +1,302 @@
+"""`marginbot order ...` and `marginbot position ...`: commands to the running daemon."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bot.config import load_config
+from bot.control.socket_server import send
+from bot.errors import InputError, MarginbotError, TransientError
+
+DEFAULT_SOCKET = Path("logs/marginbot.sock")
+
+
+def _socket(args: argparse.Namespace) -> Path:
+    if args.socket is not None:
+        return Path(args.socket)
+    if args.config is not None:
+        return Path(load_config(args.config).control.socket)
+    return DEFAULT_SOCKET
+
+
+def _call(args: argparse.Namespace, request: dict[str, Any]) -> dict[str, Any]:
+    path = _socket(args)
+    try:
+        return asyncio.run(send(path, request))
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise TransientError(
+            f"no daemon answers on {path}; start one with "
+            "`marginbot run --config FILE` (or pass --socket)"
+        ) from None
+    except TimeoutError:
+        raise TransientError(f"the daemon on {path} did not answer in time") from None
+
+
+def _number(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        raise InputError(f"{text!r} is not a number") from None
+    return text
+
+
+def _print_reply(reply: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        sys.stdout.write(orjson.dumps(reply, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        for event in reply.get("events", []):
+            sys.stdout.write(_event_line(event) + "\n")
+        if not reply.get("ok"):
+            sys.stdout.write(f"refused: {reply.get('error')}\n")
+    return 0 if reply.get("ok") else 1
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    kind = event.get("type", "?")
+    if kind == "order_filled":
+        fill = event["fill"]
+        return (
+            f"filled {event['order_id']} ({event['role']}): {fill['side']} {fill['qty']} "
+            f"{fill['symbol']} at {fill['price']}, fee {fill['fee']}, wallet "
+            f"{fill['wallet_balance']}"
+        )
+    if kind == "order_accepted":
+        return f"accepted {event['order_id']}: {event['description']} ({event['status']})"
+    details = {k: v for k, v in event.items() if k not in ("type", "ts", "account")}
+    return f"{kind}: " + ", ".join(f"{k}={v}" for k, v in details.items())
+
+
+def order_command(args: argparse.Namespace) -> int:
+    if args.action == "cancel":
+        return _print_reply(
+            _call(
+                args, {"cmd": "cancel_order", "account": args.account, "order_id": args.order_id}
+            ),
+            args.json,
+        )
+    if args.action == "list":
+        return show_state(args, orders_only=True)
+    request = {
+        "cmd": "place_order",
+        "account": args.account,
+        "symbol": args.symbol,
+        "side": args.side,
+        "type": args.type,
+        "qty": _number(args.qty),
+        "price": _number(args.price),
+        "trigger_price": _number(args.trigger),
+        "trigger_source": args.trigger_source,
+        "time_in_force": args.tif,
+        "reduce_only": args.reduce_only,
+        "close_position": args.close_position,
+        "position_side": args.position_side,
+        "callback_rate": _number(args.callback_rate),
+        "activation_price": _number(args.activation_price),
+    }
+    return _print_reply(_call(args, {k: v for k, v in request.items() if v is not None}), args.json)
+
+
+def position_command(args: argparse.Namespace) -> int:
+    base = {"account": args.account, "symbol": getattr(args, "symbol", None)}
+    if args.action == "show":
+        return show_state(args)
+    if args.action == "open":
+        return _open(args)
+    if args.action == "close":
+        request = {"cmd": "close_position", **base}
+    elif args.action == "tpsl":
+        request = {
+            "cmd": "set_tp_sl",
+            **base,
+            "take_profit": _number(args.take_profit),
+            "stop_loss": _number(args.stop_loss),
+            "take_profit_source": args.tp_source,
+            "stop_loss_source": args.sl_source,
+        }
+    elif args.action == "leverage":
+        request = {"cmd": "set_leverage", **base, "leverage": _number(args.leverage)}
+    elif args.action == "margin-mode":
+        request = {"cmd": "set_margin_mode", **base, "margin_mode": args.mode}
+    else:
+        amount = Decimal(_number(args.amount) or "0") * (-1 if args.remove else 1)
+        request = {"cmd": "adjust_margin", **base, "amount": str(amount)}
+    return _print_reply(_call(args, {k: v for k, v in request.items() if v is not None}), args.json)
+
+
+def _open(args: argparse.Namespace) -> int:
+    """Margin mode, leverage, a market order, then the position's take-profit and stop-loss."""
+    steps: list[dict[str, Any]] = []
+    if args.margin_mode:
+        steps.append(
+            {
+                "cmd": "set_margin_mode",
+                "account": args.account,
+                "symbol": args.symbol,
+                "margin_mode": args.margin_mode,
+            }
+        )
+    if args.leverage:
+        steps.append(
+            {
+                "cmd": "set_leverage",
+                "account": args.account,
+                "symbol": args.symbol,
+                "leverage": _number(args.leverage),
+            }
+        )
+    steps.append(
+        {
+            "cmd": "place_order",
+            "account": args.account,
+            "symbol": args.symbol,
+            "side": "buy" if args.side == "long" else "sell",
+            "type": "market",
+            "qty": _number(args.qty),
+        }
+    )
+    if args.take_profit or args.stop_loss:
+        request = {
+            "cmd": "set_tp_sl",
+            "account": args.account,
+            "symbol": args.symbol,
+            "take_profit": _number(args.take_profit),
+            "stop_loss": _number(args.stop_loss),
+            "take_profit_source": args.tp_source,
+            "stop_loss_source": args.sl_source,
+        }
+        steps.append({k: v for k, v in request.items() if v is not None})
+    for step in steps:
+        code = _print_reply(_call(args, step), args.json)
+        if code:
+            return code
+    return 0
+
+
+def show_state(args: argparse.Namespace, orders_only: bool = False) -> int:
+    reply = _call(args, {"cmd": "query", "account": args.account})
+    if not reply.get("ok"):
+        raise MarginbotError(str(reply.get("error")))
+    if args.json:
+        sys.stdout.write(orjson.dumps(reply["state"], option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    for name, state in reply["state"].items():
+        account = state["account"]
+        if not orders_only:
+            sys.stdout.write(
+                f"{name} ({state['venue']}): wallet {account['wallet_balance']}, margin balance "
+                f"{account['margin_balance']}, maintenance {account['maintenance_margin']}, "
+                f"cross ratio {account['cross_margin_ratio']}, available "
+                f"{account['available_balance']}\n"
+            )
+            for p in state["positions"]:
+                sys.stdout.write(
+                    f"  {p['side']:<5} {p['qty']} {p['symbol']} {p['margin_mode']} entry "
+                    f"{p['entry_price']} mark {p['mark_price']} liq {p['liquidation_price']} "
+                    f"upnl {p['unrealized_pnl']} ratio {p['margin_ratio']}\n"
+                )
+        for o in state["orders"]:
+            trigger = f" trigger {o['trigger']} on {o['trigger_source']}" if o["trigger"] else ""
+            sys.stdout.write(
+                f"  order {o['order_id']}: {o['description']} ({o['role']}, "
+                f"{o['status']}){trigger}\n"
+            )
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser, account_required: bool = True) -> None:
+    parser.add_argument("--account", required=account_required)
+    parser.add_argument("--socket", help="the daemon's control socket")
+    parser.add_argument("--config", type=Path, help="read the socket path from a config")
+    parser.add_argument("--json", action="store_true", help="print raw JSON replies")
+
+
+def add_parsers(commands: Any) -> None:
+    _order_parsers(commands)
+    _position_parsers(commands)
+
+
+def _order_parsers(commands: Any) -> None:
+    common = _common
+    order = commands.add_parser("order", help="place, cancel and list orders on the daemon")
+    actions = order.add_subparsers(dest="action", required=True)
+    place = actions.add_parser("place", help="place an order")
+    common(place)
+    place.add_argument("--symbol", required=True)
+    place.add_argument("--side", choices=["buy", "sell"], required=True)
+    place.add_argument(
+        "--type",
+        default="market",
+        choices=[
+            "market",
+            "limit",
+            "stop_market",
+            "stop_limit",
+            "take_profit_market",
+            "take_profit_limit",
+            "trailing_stop_market",
+        ],
+    )
+    place.add_argument("--qty")
+    place.add_argument("--price")
+    place.add_argument("--trigger", help="trigger price of a stop or take-profit")
+    place.add_argument("--trigger-source", choices=["mark", "last", "index"], default="last")
+    place.add_argument("--tif", choices=["gtc", "ioc", "fok", "post_only"], default="gtc")
+    place.add_argument("--reduce-only", action="store_true")
+    place.add_argument("--close-position", action="store_true")
+    place.add_argument("--position-side", choices=["both", "long", "short"], default="both")
+    place.add_argument("--callback-rate", help="trailing stop, e.g. 0.01 for 1 %%")
+    place.add_argument("--activation-price")
+    cancel = actions.add_parser("cancel", help="cancel an order")
+    common(cancel)
+    cancel.add_argument("order_id")
+    listing = actions.add_parser("list", help="list open orders")
+    common(listing, account_required=False)
+    order.set_defaults(handler=order_command)
+
+
+def _position_parsers(commands: Any) -> None:
+    common = _common
+    position = commands.add_parser("position", help="open, close and manage positions")
+    actions = position.add_subparsers(dest="action", required=True)
+    show = actions.add_parser("show", help="accounts, positions, liquidation prices, orders")
+    common(show, account_required=False)
+    opening = actions.add_parser("open", help="open a position, with optional TP/SL")
+    common(opening)
+    opening.add_argument("--symbol", required=True)
+    opening.add_argument("--side", choices=["long", "short"], required=True)
+    opening.add_argument("--qty", required=True)
+    opening.add_argument("--leverage")
+    opening.add_argument("--margin-mode", choices=["cross", "isolated"])
+    for parser in (opening, tpsl := actions.add_parser("tpsl", help="set take-profit/stop-loss")):
+        parser.add_argument("--take-profit")
+        parser.add_argument("--stop-loss")
+        parser.add_argument("--tp-source", choices=["mark", "last", "index"], default="last")
+        parser.add_argument("--sl-source", choices=["mark", "last", "index"], default="mark")
+    common(tpsl)
+    tpsl.add_argument("--symbol", required=True)
+    close = actions.add_parser("close", help="close a position at market")
+    common(close)
+    close.add_argument("--symbol", required=True)
+    leverage = actions.add_parser("leverage", help="set a symbol's leverage")
+    common(leverage)
+    leverage.add_argument("--symbol", required=True)
+    leverage.add_argument("leverage")
+    mode = actions.add_parser("margin-mode", help="set a symbol's margin mode")
+    common(mode)
+    mode.add_argument("--symbol", required=True)
+    mode.add_argument("mode", choices=["cross", "isolated"])
+    margin = actions.add_parser("margin", help="add or remove isolated margin")
+    common(margin)
+    margin.add_argument("--symbol", required=True)
+    margin.add_argument("amount")
+    margin.add_argument("--remove", action="store_true", help="remove instead of add")
+    position.set_defaults(handler=position_command)

@@ -1,0 +1,240 @@
+"""`marginbot run`: feeds → engine → recorder, with commands from the CLI socket and MQTT.
+
+One asyncio process. Market frames and commands are handled one at a time on the event loop,
+so the engine sees one ordered stream of inputs, which is also the order the session records:
+replaying the session gives the same fills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+import structlog
+
+from bot import __version__
+from bot.config import AccountConfig, Config, config_digest
+from bot.control.handler import CommandHandler
+from bot.control.mqtt_commands import serve_commands
+from bot.control.socket_server import ControlServer
+from bot.core.engine import Engine
+from bot.core.engine_events import (
+    CommandRefused,
+    EngineEvent,
+    FundingSettled,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+    PositionLiquidated,
+)
+from bot.core.feed_events import FeedEvent
+from bot.core.ledger import Account, FeeSchedule
+from bot.core.market import MarketEvent
+from bot.core.values import MarginMode, PositionMode, Venue, fmt
+from bot.feeds.client import FeedClient, FeedSettings
+from bot.markets.snapshot import bundled_for
+from bot.session.events_out import event_line
+from bot.session.format import SessionHeader
+from bot.session.io import RotatingRecorder
+from bot.venues.spec import SPECS
+
+log = structlog.get_logger("marginbot.daemon")
+
+
+def build_account(config: AccountConfig) -> Account:
+    venue = Venue(config.venue)
+    fees = FeeSchedule(config.fees.maker, config.fees.taker) if config.fees else None
+    return Account(
+        venue,
+        bundled_for(venue),
+        config.wallet_balance,
+        position_mode=PositionMode(config.position_mode),
+        fees=fees,
+        default_leverage=config.leverage,
+        default_margin_mode=MarginMode(config.margin_mode),
+    )
+
+
+def build_engine(config: Config) -> Engine:
+    return Engine({a.name: build_account(a) for a in config.accounts})
+
+
+def _filled(event: OrderFilled) -> str:
+    f = event.fill
+    pnl = f" pnl {fmt(f.realized_pnl)}" if f.realized_pnl else ""
+    return (
+        f"[{event.account}] filled {event.role} {f.side} {fmt(f.qty)} {f.symbol} at "
+        f"{fmt(f.price)} fee {fmt(f.fee)}{pnl} → wallet {fmt(f.wallet_balance)}"
+    )
+
+
+def _triggered(event: OrderTriggered) -> str:
+    return (
+        f"[{event.account}] {event.role} triggered: {event.source} "
+        f"{fmt(event.source_price)} crossed {fmt(event.trigger_price)}"
+    )
+
+
+def _liquidated(event: PositionLiquidated) -> str:
+    liquidation = event.liquidation
+    gone = ", ".join(
+        f"{p.side} {fmt(p.qty)} {p.symbol} (mark {fmt(p.mark_price)}, liq "
+        f"{fmt(p.liquidation_price) if p.liquidation_price else '--'})"
+        for p in liquidation.positions
+    )
+    last = fmt(event.last_price) if event.last_price is not None else "--"
+    return (
+        f"[{event.account}] LIQUIDATED {liquidation.margin_mode}: {gone}; last {last}; "
+        f"lost {fmt(liquidation.loss)}, wallet now {fmt(liquidation.wallet_balance_after)}"
+    )
+
+
+def _refused(event: OrderRejected | CommandRefused) -> str:
+    return f"[{event.account}] refused: {event.reason}"
+
+
+def _canceled(event: OrderCanceled) -> str:
+    return f"[{event.account}] canceled {event.order_id}: {event.reason}"
+
+
+def _funding(event: FundingSettled) -> str:
+    paid = event.funding
+    return (
+        f"[{event.account}] funding {paid.symbol} rate {fmt(paid.funding_rate)}: {fmt(paid.amount)}"
+    )
+
+
+_DESCRIBE: dict[type, Callable[[Any], str]] = {
+    OrderFilled: _filled,
+    OrderTriggered: _triggered,
+    PositionLiquidated: _liquidated,
+    OrderRejected: _refused,
+    CommandRefused: _refused,
+    OrderCanceled: _canceled,
+    FundingSettled: _funding,
+}
+
+
+def describe(event: EngineEvent) -> str | None:
+    """One line for the terminal about the events a trader wants to see as they happen."""
+    formatter = _DESCRIBE.get(type(event))
+    return formatter(event) if formatter is not None else None
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path | None,
+        out: TextIO,
+        events_out: BinaryIO | None = None,
+    ) -> None:
+        self.config = config
+        self.out = out
+        self.events_out = events_out
+        self.engine = build_engine(config)
+        self.recorder: RotatingRecorder | None = None
+        if config.recording.enabled:
+            header = SessionHeader(
+                venues=tuple(dict.fromkeys(f.venue for f in config.feeds)),
+                symbols=tuple(dict.fromkeys(s.upper() for f in config.feeds for s in f.symbols)),
+                start_time_ns=time.time_ns(),
+                marginbot_version=__version__,
+                config_digest=config_digest(config_path) if config_path else None,
+                source={
+                    "recorded_by": "marginbot run",
+                    "accounts": [a.name for a in config.accounts],
+                },
+            )
+            self.recorder = RotatingRecorder(
+                Path(config.recording.directory),
+                header,
+                config.recording.max_file_mb * 2**20,
+                config.recording.compress,
+            )
+        self.handler = CommandHandler(self.engine, self._record, self._publish)
+        self.feeds = [
+            FeedClient(
+                SPECS[f.venue],
+                f.endpoint(config.sim.base_url),
+                [s.upper() for s in f.symbols],
+                self._on_market,
+                recorder=self.recorder,
+                settings=FeedSettings(stale_after_s=f.stale_after_s),
+            )
+            for f in config.feeds
+        ]
+        self.stop = asyncio.Event()
+        self.events_seen = 0
+
+    def _record(self, record: dict[str, object]) -> None:
+        if self.recorder is not None:
+            self.recorder.write(record)
+
+    def _on_market(self, events: list[MarketEvent | FeedEvent]) -> None:
+        for event in events:
+            if type(event).__name__.startswith("Feed"):
+                continue
+            self._publish(self.engine.step(event))  # type: ignore[arg-type]
+
+    def _publish(self, events: list[EngineEvent]) -> None:
+        self.events_seen += len(events)
+        for event in events:
+            if self.events_out is not None:
+                self.events_out.write(event_line(event))
+            line = describe(event)
+            if line is not None:
+                self.out.write(line + "\n")
+                self.out.flush()
+
+    async def run(
+        self, duration_s: float | None = None, ready: Callable[[], None] | None = None
+    ) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop.set)
+        socket_path = Path(self.config.control.socket)
+        async with ControlServer(socket_path, self.handler.handle):
+            tasks = [asyncio.create_task(f.run(), name=f"feed-{f.spec.name}") for f in self.feeds]
+            if self.config.mqtt.enabled:
+                tasks.append(
+                    asyncio.create_task(
+                        serve_commands(self.config.mqtt, self.handler.handle), name="mqtt-commands"
+                    )
+                )
+            accounts = ", ".join(
+                f"{a.name} ({a.venue} {a.margin_mode} {fmt(a.wallet_balance)})"
+                for a in self.config.accounts
+            )
+            self.out.write(
+                f"marginbot {__version__} ready: accounts {accounts or 'none'}; "
+                f"commands on {socket_path}\n"
+            )
+            self.out.flush()
+            log.info("daemon_ready", socket=str(socket_path))
+            if ready is not None:
+                ready()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), duration_s)
+            for feed in self.feeds:
+                feed.stop()
+            for task in tasks:
+                if task.get_name() == "mqtt-commands":
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self.events_out is not None:
+            self.events_out.flush()
+        if self.recorder is not None:
+            recorded = self.recorder.path
+            self.recorder.close()
+            if recorded is not None:
+                self.out.write(f"session recorded in {recorded}\n")
+        self.out.write("marginbot stopped\n")
+        return 0
