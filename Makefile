@@ -14,11 +14,12 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help demo test lint typecheck unit setup mosquitto clean
+.PHONY: help demo test lint typecheck unit setup mosquitto clean bench
 
 help:
 	@echo "make demo   set up and run the demo (no exchange account needed)"
 	@echo "make test   set up and run lint, type checks and the tests"
+	@echo "make bench  print the benchmark figures (one JSON line each)"
 
 $(TOOLS)/uv/bin/uv:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -47,8 +48,8 @@ demo: setup
 	$(BIN)/marginbot demo --config config/demo.toml
 
 lint: $(VENV)/.synced
-	$(BIN)/ruff format --check bot tests tools
-	$(BIN)/ruff check bot tests tools
+	$(BIN)/ruff format --check bot tests tools bench examples
+	$(BIN)/ruff check bot tests tools bench examples
 
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy
@@ -57,6 +58,10 @@ unit: setup
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+bench: $(VENV)/.synced
+	$(BIN)/python -m bench.replay
+	$(BIN)/python -m bench.triggers
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -75,6 +75,14 @@ class MqttConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     password_env: str | None = None  # the password comes from this environment variable
 
 
+class StrategyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    name: str = msgspec.field(name="class")
+    account: str = ""
+    file: str | None = None
+    module: str | None = None
+    params: dict[str, Any] = {}
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     feeds: list[FeedConfig]
     sim: SimConfig = SimConfig()
@@ -82,6 +90,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     accounts: list[AccountConfig] = []
     control: ControlConfig = ControlConfig()
     mqtt: MqttConfig = MqttConfig()
+    strategies: list[StrategyConfig] = []
 
 
 def config_digest(path: Path) -> str:
@@ -118,6 +127,10 @@ def _check(config: Config, path: Path) -> None:
             raise ConfigError(f'{where}.symbols: give at least one symbol, e.g. ["BTCUSDT"]')
         if feed.stale_after_s <= 0:
             raise ConfigError(f"{where}.stale_after_s: expected a positive number of seconds")
+    _check_accounts(config, path)
+
+
+def _check_accounts(config: Config, path: Path) -> None:
     names = [a.name for a in config.accounts]
     for index, account in enumerate(config.accounts):
         where = f"{path}: accounts[{index}]"
@@ -129,6 +142,12 @@ def _check(config: Config, path: Path) -> None:
             raise ConfigError(
                 f"{where}.venue: no feed reads {account.venue}; add a [[feeds]] "
                 "table for it, or the account never sees a price"
+            )
+    for index, strategy in enumerate(config.strategies):
+        if strategy.account not in names:
+            raise ConfigError(
+                f"{path}: strategies[{index}].account: {strategy.account!r} is "
+                f"not an account; expected one of {', '.join(names) or 'none'}"
             )
     if config.recording.max_file_mb <= 0:
         raise ConfigError(f"{path}: recording.max_file_mb: expected a positive size in MB")

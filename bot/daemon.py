@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+import msgspec
 import structlog
 
 from bot import __version__
@@ -42,9 +43,11 @@ from bot.markets.snapshot import bundled_for
 from bot.session.events_out import event_line
 from bot.session.format import SessionHeader
 from bot.session.io import RotatingRecorder
+from bot.strategy import MarketView, load_strategy
 from bot.venues.spec import SPECS
 
 log = structlog.get_logger("marginbot.daemon")
+MAX_STRATEGY_DEPTH = 8  # commands causing events causing commands: stop a runaway loop
 
 
 def build_account(config: AccountConfig) -> Account:
@@ -172,6 +175,16 @@ class Daemon:
         ]
         self.stop = asyncio.Event()
         self.events_seen = 0
+        self.strategies = [
+            (
+                s.name,
+                load_strategy(s.file, s.module, s.name, {"account": s.account, **s.params}),
+                MarketView(self.engine, s.account),
+            )
+            for s in config.strategies
+        ]
+        self.strategy_errors = 0
+        self._depth = 0
 
     def _record(self, record: dict[str, object]) -> None:
         if self.recorder is not None:
@@ -182,6 +195,7 @@ class Daemon:
             if type(event).__name__.startswith("Feed"):
                 continue
             self._publish(self.engine.step(event))  # type: ignore[arg-type]
+            self._consult(event)
 
     def _publish(self, events: list[EngineEvent]) -> None:
         self.events_seen += len(events)
@@ -192,6 +206,25 @@ class Daemon:
             if line is not None:
                 self.out.write(line + "\n")
                 self.out.flush()
+            self._consult(event)
+
+    def _consult(self, event: object) -> None:
+        """Give the event to every strategy; its commands go the way of any trader command."""
+        if not self.strategies or self._depth > MAX_STRATEGY_DEPTH:
+            return
+        self._depth += 1
+        try:
+            for name, strategy, view in self.strategies:
+                try:
+                    commands = strategy.on_event(event, view)
+                except Exception as exc:  # a strategy's bug must not stop the daemon
+                    self.strategy_errors += 1
+                    log.exception("strategy_error", strategy=name, error=repr(exc))
+                    continue
+                for command in commands:
+                    self.handler.handle(msgspec.json.encode(command))
+        finally:
+            self._depth -= 1
 
     async def run(
         self, duration_s: float | None = None, ready: Callable[[], None] | None = None

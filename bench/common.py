@@ -1,0 +1,46 @@
+"""Shared helpers: timing and the one-JSON-line-per-figure output."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def median_seconds(run: Callable[[], object], repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def cpu() -> str:
+    try:
+        with Path("/proc/cpuinfo").open(encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def figure(name: str, value: float, unit: str, **parameters: Any) -> dict[str, Any]:
+    line = {
+        "name": name,
+        "value": round(value, 3),
+        "unit": unit,
+        "parameters": parameters,
+        "python": platform.python_version(),
+        "cpu": cpu(),
+    }
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+    return line
