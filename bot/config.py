@@ -49,7 +49,8 @@ class FeesConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """A paper account. `execution = "paper"` fills locally; orders never leave the machine."""
+    """A paper account. `execution = "paper"` fills locally and orders never leave the machine;
+    `"testnet"` also mirrors every order to the venue's demo environment and reconciles."""
 
     name: str
     venue: Literal["binance", "bybit"]
@@ -57,8 +58,12 @@ class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     margin_mode: Literal["cross", "isolated"] = "cross"  # default for every symbol
     leverage: Decimal = Decimal(20)
     position_mode: Literal["one_way", "hedge"] = "one_way"
-    execution: Literal["paper"] = "paper"
+    execution: Literal["paper", "testnet"] = "paper"
     fees: FeesConfig | None = None
+    # testnet execution: orders are mirrored to the venue's demo environment through ccxt
+    exchange_url: str | None = None  # a REST base other than the venue's demo (the simulator)
+    secrets_file: str | None = None  # else MARGINBOT_<ACCOUNT>_API_KEY / _API_SECRET
+    reconcile_interval_s: float = 30.0
 
 
 class ControlConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -138,6 +143,11 @@ def _check_accounts(config: Config, path: Path) -> None:
             raise ConfigError(f"{where}.name: give each account a unique, non-empty name")
         if account.wallet_balance < 0 or account.leverage < 1:
             raise ConfigError(f"{where}: wallet_balance must be ≥ 0 and leverage ≥ 1")
+        if account.execution == "testnet" and account.venue != "binance":
+            raise ConfigError(
+                f"{where}.execution: testnet execution is implemented for Binance "
+                'USDⓈ-M demo trading; use execution = "paper" for Bybit'
+            )
         if not any(f.venue == account.venue for f in config.feeds):
             raise ConfigError(
                 f"{where}.venue: no feed reads {account.venue}; add a [[feeds]] "

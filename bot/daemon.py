@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -26,8 +26,8 @@ from bot.control.socket_server import ControlServer
 from bot.core.engine import Engine
 from bot.core.engine_events import (
     CommandRefused,
-    EngineEvent,
     FundingSettled,
+    OrderAccepted,
     OrderCanceled,
     OrderFilled,
     OrderRejected,
@@ -35,9 +35,14 @@ from bot.core.engine_events import (
     PositionLiquidated,
 )
 from bot.core.feed_events import FeedEvent
+from bot.core.figures import account_figures
 from bot.core.ledger import Account, FeeSchedule
 from bot.core.market import MarketEvent
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
+from bot.execution.credentials import load_credentials
+from bot.execution.errors import exchange_error
+from bot.execution.events import MirrorFailed, OrderMirrored, ReconciliationDrift
+from bot.execution.mirror import TestnetMirror, binance_exchange
 from bot.feeds.client import FeedClient, FeedSettings
 from bot.markets.snapshot import bundled_for
 from bot.session.events_out import event_line
@@ -113,7 +118,25 @@ def _funding(event: FundingSettled) -> str:
     )
 
 
+def _mirrored(event: OrderMirrored) -> str:
+    return (
+        f"[{event.account}] testnet: {event.order_id} is venue order "
+        f"{event.venue_order_id} ({event.venue_status})"
+    )
+
+
+def _mirror_failed(event: MirrorFailed) -> str:
+    return f"[{event.account}] testnet refused {event.order_id}: {event.reason}"
+
+
+def _drift(event: ReconciliationDrift) -> str:
+    return f"DRIFT {event.drift.describe()}"
+
+
 _DESCRIBE: dict[type, Callable[[Any], str]] = {
+    OrderMirrored: _mirrored,
+    MirrorFailed: _mirror_failed,
+    ReconciliationDrift: _drift,
     OrderFilled: _filled,
     OrderTriggered: _triggered,
     PositionLiquidated: _liquidated,
@@ -124,7 +147,7 @@ _DESCRIBE: dict[type, Callable[[Any], str]] = {
 }
 
 
-def describe(event: EngineEvent) -> str | None:
+def describe(event: object) -> str | None:
     """One line for the terminal about the events a trader wants to see as they happen."""
     formatter = _DESCRIBE.get(type(event))
     return formatter(event) if formatter is not None else None
@@ -185,6 +208,17 @@ class Daemon:
         ]
         self.strategy_errors = 0
         self._depth = 0
+        self.mirrors = {
+            a.name: TestnetMirror(
+                a.name, binance_exchange(*load_credentials(a.name, a.secrets_file), a.exchange_url)
+            )
+            for a in config.accounts
+            if a.execution == "testnet"
+        }
+        self._intervals = {a.name: a.reconcile_interval_s for a in config.accounts}
+        self._reconcile_now = {name: asyncio.Event() for name in self.mirrors}
+        self._mirrored: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     def _record(self, record: dict[str, object]) -> None:
         if self.recorder is not None:
@@ -197,9 +231,10 @@ class Daemon:
             self._publish(self.engine.step(event))  # type: ignore[arg-type]
             self._consult(event)
 
-    def _publish(self, events: list[EngineEvent]) -> None:
+    def _publish(self, events: list[Any]) -> None:
         self.events_seen += len(events)
         for event in events:
+            self._mirror(event)
             if self.events_out is not None:
                 self.events_out.write(event_line(event))
             line = describe(event)
@@ -207,6 +242,52 @@ class Daemon:
                 self.out.write(line + "\n")
                 self.out.flush()
             self._consult(event)
+
+    def _mirror(self, event: object) -> None:
+        """Send a testnet account's orders and cancellations to the venue, in the background."""
+        account = getattr(event, "account", None)
+        mirror = self.mirrors.get(account) if isinstance(account, str) else None
+        if mirror is None:
+            return
+        if isinstance(event, OrderAccepted):
+            request = self.engine.desks[mirror.account].orders[event.order_id].request
+            self._mirrored.add(event.order_id)
+            self._spawn(mirror.place(event.order_id, request))
+        elif isinstance(event, OrderCanceled) and event.order_id in self._mirrored:
+            self._spawn(mirror.cancel(event.order_id, event.symbol))
+        elif isinstance(event, OrderFilled):
+            self._reconcile_now[mirror.account].set()
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        async def run() -> None:
+            result = await work
+            self._publish(result if isinstance(result, list) else [result])
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _reconcile_loop(self, name: str) -> None:
+        mirror = self.mirrors[name]
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile_now[name].wait(), self._intervals[name])
+            self._reconcile_now[name].clear()
+            await asyncio.sleep(0.2)  # let the venue book the fill we just made
+            self._publish(
+                list(await mirror.reconcile(account_figures(self.engine.desks[name].account)))
+            )
+
+    async def _start_mirrors(self) -> list[asyncio.Task[None]]:
+        tasks = []
+        for name, mirror in self.mirrors.items():
+            try:
+                await mirror.start()
+            except Exception as exc:
+                self.out.write(f"[{name}] testnet unavailable: {exchange_error(exc)}\n")
+                continue
+            tasks.append(asyncio.create_task(self._reconcile_loop(name), name=f"reconcile-{name}"))
+        return tasks
 
     def _consult(self, event: object) -> None:
         """Give the event to every strategy; its commands go the way of any trader command."""
@@ -242,6 +323,7 @@ class Daemon:
                         serve_commands(self.config.mqtt, self.handler.handle), name="mqtt-commands"
                     )
                 )
+            reconcilers = await self._start_mirrors()
             accounts = ", ".join(
                 f"{a.name} ({a.venue} {a.margin_mode} {fmt(a.wallet_balance)})"
                 for a in self.config.accounts
@@ -258,10 +340,12 @@ class Daemon:
                 await asyncio.wait_for(self.stop.wait(), duration_s)
             for feed in self.feeds:
                 feed.stop()
-            for task in tasks:
-                if task.get_name() == "mqtt-commands":
+            for task in [*tasks, *reconcilers]:
+                if task.get_name() == "mqtt-commands" or task in reconcilers:
                     task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *reconcilers, *self._background, return_exceptions=True)
+            for mirror in self.mirrors.values():
+                await mirror.close()
         if self.events_out is not None:
             self.events_out.flush()
         if self.recorder is not None:

@@ -109,6 +109,16 @@ class _Outcome(Exception):
         self.rate_limited = rate_limited
 
 
+def _discard(future: asyncio.Future[Any]) -> None:
+    """Cancel a pending receive; if it already finished, retrieve its outcome so that asyncio
+    does not report an exception nobody looked at."""
+    if future.done():
+        if not future.cancelled():
+            future.exception()
+    else:
+        future.cancel()
+
+
 def _is_loopback(url: str) -> bool:
     host = urlparse(url).hostname or ""
     return host in {"localhost", "::1"} or host.startswith("127.")
@@ -264,11 +274,11 @@ class FeedClient:
                     {receive, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 if stop in done:
-                    receive.cancel()
+                    _discard(receive)
                     await self._close(ws, conn, "stopped")
                     return
                 if not done:
-                    receive.cancel()
+                    _discard(receive)
                     if time.monotonic() - last_data < s.stale_after_s:
                         continue  # woke for the connection-age check
                     self._on_stale(conn)

@@ -28,6 +28,10 @@ EVENT_NAMES = {
     "FundingSettled": "funding_settled",
     "SettingChanged": "setting_changed",
     "CommandRefused": "command_refused",
+    "OrderMirrored": "order_mirrored",
+    "MirrorFailed": "mirror_failed",
+    "ReconciliationDrift": "reconciliation_drift",
+    "Reconciled": "reconciled",
 }
 
 

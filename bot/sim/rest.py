@@ -12,15 +12,18 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from bot.core.prices import PriceBoard, SymbolPrices
 from bot.core.values import Venue, fmt
 from bot.markets.snapshot import bundled_for
+from bot.sim.exchange import SimExchange
 
 RECV_WINDOW_MS = 5000
 
@@ -53,11 +56,15 @@ def _sim_max_leverage(rate: Decimal) -> int:
 
 
 class RestApi:
-    def __init__(self, board: PriceBoard, api_key: str, api_secret: str) -> None:
+    def __init__(
+        self, board: PriceBoard, api_key: str, api_secret: str, exchange: SimExchange | None = None
+    ) -> None:
         self.board = board
+        self.exchange = exchange or SimExchange()
         self.api_key = api_key
         self.api_secret = api_secret
         self.requests: list[str] = []
+        self.clock_offset_ms = 0  # tests move the exchange's clock to provoke -1021
         self.binance_info = _data("binance_exchange_info.json")
         self.bybit_instruments = _data("bybit_instruments.json")
 
@@ -70,6 +77,15 @@ class RestApi:
             web.get("/fapi/v1/ticker/price", self.binance_price),
             web.get("/fapi/v1/premiumIndex", self.binance_premium_index),
             web.get("/fapi/v1/leverageBracket", self.binance_brackets),
+            web.post("/fapi/v1/order", self._private(self.exchange.place)),
+            web.delete("/fapi/v1/order", self._private(self.exchange.cancel)),
+            web.get("/fapi/v1/openOrders", self._private(self.exchange.open_orders)),
+            web.get("/fapi/v3/positionRisk", self._private(self.exchange.positions)),
+            web.get("/fapi/v2/positionRisk", self._private(self.exchange.positions)),
+            web.get("/fapi/v3/account", self._private(self.exchange.account_info)),
+            web.get("/fapi/v2/account", self._private(self.exchange.account_info)),
+            web.post("/fapi/v1/leverage", self._private(self.exchange.leverage)),
+            web.post("/fapi/v1/marginType", self._private(self.exchange.margin_type)),
             web.get("/v5/market/time", self.bybit_time),
             web.get("/v5/market/instruments-info", self.bybit_instruments_info),
             web.get("/v5/market/tickers", self.bybit_tickers),
@@ -160,18 +176,37 @@ class RestApi:
         ]
         return web.json_response(rows[0] if "symbol" in request.query else rows)
 
-    def check_signature(self, request: web.Request) -> web.Response | None:
-        """Binance SIGNED endpoints: API key header, HMAC-SHA256 of the query, recvWindow."""
+    def _private(self, handler: Callable[[dict[str, str]], web.Response]) -> Any:
+        """A SIGNED endpoint: the signature covers the query (GET, DELETE) or the body (POST)."""
+
+        async def endpoint(request: web.Request) -> web.Response:
+            text = await request.text() if request.method == "POST" else request.query_string
+            refused = self.check_signature(request, text)
+            if refused is not None:
+                return refused
+            params = dict(parse_qsl(text, keep_blank_values=True))
+            if "symbol" in params and params["symbol"] not in bundled_for(Venue.BINANCE):
+                return _binance_error(400, -1121, "Invalid symbol.")
+            return handler(params)
+
+        return endpoint
+
+    def check_signature(self, request: web.Request, text: str | None = None) -> web.Response | None:
+        """Binance SIGNED endpoints: API key header, HMAC-SHA256 of the payload, recvWindow."""
         if request.headers.get("X-MBX-APIKEY") != self.api_key:
             return _binance_error(401, -2014, "API-key format invalid.")
-        query = request.query_string
+        query = request.query_string if text is None else text
         payload, _, signature = query.rpartition("&signature=")
         expected = hmac.new(self.api_secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not signature or not hmac.compare_digest(signature, expected):
             return _binance_error(400, -1022, "Signature for this request is not valid.")
-        stamp = request.query.get("timestamp", "")
-        window = int(request.query.get("recvWindow", RECV_WINDOW_MS))
-        if not stamp.isdigit() or abs(time.time() * 1000 - int(stamp)) > window:
+        fields = dict(parse_qsl(payload))
+        stamp = fields.get("timestamp", "")
+        window = int(fields.get("recvWindow", RECV_WINDOW_MS))
+        if (
+            not stamp.isdigit()
+            or abs(time.time() * 1000 + self.clock_offset_ms - int(stamp)) > window
+        ):
             return _binance_error(
                 400, -1021, "Timestamp for this request is outside of the recvWindow."
             )

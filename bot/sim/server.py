@@ -140,6 +140,8 @@ class Simulator:
     def publish(self, venue: str, topic: str, text: str) -> None:
         for event in self._pipeline.frame(venue, text, time.time_ns()):
             self.board.apply(event)
+            if venue == "binance":
+                self.rest.exchange.engine.step(event)
         self.hub.publish(venue, topic, text)
 
     # -- websocket connections -----------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Execution against exchange testnets: mirror orders through ccxt, reconcile the ledger."""

@@ -1,0 +1,148 @@
+"""Mirror an account's orders to the venue's testnet or demo environment through ccxt.
+
+The local ledger still computes everything; the venue's answers are compared with it by the
+reconciler. Binance USDⓈ-M only for now: ccxt's `enable_demo_trading(True)` (the futures
+testnet is deprecated in ccxt; see docs/execution.md).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ccxt.async_support as ccxt_async
+
+from bot.core.figures import AccountFigures
+from bot.core.orders import OrderRequest, OrderType, PriceSource, TimeInForce
+from bot.core.values import PositionSlot
+from bot.errors import MarginbotError
+from bot.execution.errors import exchange_error
+from bot.execution.events import MirrorFailed, OrderMirrored, Reconciled, ReconciliationDrift
+from bot.execution.reconcile import Tolerance, compare
+from bot.markets.loader import point_at
+
+BINANCE_TYPES = {
+    OrderType.MARKET: "MARKET",
+    OrderType.LIMIT: "LIMIT",
+    OrderType.STOP_MARKET: "STOP_MARKET",
+    OrderType.STOP_LIMIT: "STOP",
+    OrderType.TAKE_PROFIT_MARKET: "TAKE_PROFIT_MARKET",
+    OrderType.TAKE_PROFIT_LIMIT: "TAKE_PROFIT",
+    OrderType.TRAILING_STOP_MARKET: "TRAILING_STOP_MARKET",
+}
+BINANCE_TIF = {
+    TimeInForce.GTC: "GTC",
+    TimeInForce.IOC: "IOC",
+    TimeInForce.FOK: "FOK",
+    TimeInForce.POST_ONLY: "GTX",
+}
+
+
+def binance_exchange(api_key: str, api_secret: str, url: str | None) -> Any:
+    exchange = ccxt_async.binanceusdm(
+        {
+            "apiKey": api_key,
+            "secret": api_secret,
+            "enableRateLimit": True,
+            "options": {"fetchCurrencies": False},
+        }
+    )
+    exchange.enable_demo_trading(True)
+    if url is not None:
+        point_at(exchange, url)
+    return exchange
+
+
+def binance_params(order_id: str, request: OrderRequest) -> tuple[str, dict[str, Any]]:
+    """The Binance order type and parameters for a request (POST /fapi/v1/order)."""
+    params: dict[str, Any] = {"newClientOrderId": order_id}
+    if request.type is not OrderType.MARKET:
+        params["timeInForce"] = BINANCE_TIF[request.time_in_force]
+    if request.trigger_price is not None:
+        params["stopPrice"] = str(request.trigger_price)
+    if request.type.triggered:
+        params["workingType"] = (
+            "MARK_PRICE" if request.trigger_source is PriceSource.MARK else "CONTRACT_PRICE"
+        )
+    if request.reduce_only:
+        params["reduceOnly"] = True
+    if request.close_position:
+        params["closePosition"] = True
+    if request.slot is not PositionSlot.BOTH:
+        params["positionSide"] = request.slot.value.upper()
+    if request.callback_rate is not None:
+        params["callbackRate"] = str(request.callback_rate * 100)
+    if request.activation_price is not None:
+        params["activationPrice"] = str(request.activation_price)
+    return BINANCE_TYPES[request.type], params
+
+
+class TestnetMirror:
+    def __init__(
+        self, account: str, exchange: Any, settle: str = "USDT", tolerance: Tolerance | None = None
+    ) -> None:
+        self.account = account
+        self.exchange = exchange
+        self.settle = settle
+        self.tolerance = tolerance or Tolerance()
+        self.unified: dict[str, str] = {}
+
+    async def start(self) -> None:
+        markets = await self.exchange.load_markets()
+        self.unified = {
+            m["id"]: m["symbol"] for m in markets.values() if m.get("swap") and m.get("linear")
+        }
+
+    async def close(self) -> None:
+        await self.exchange.close()
+
+    def _symbol(self, symbol: str) -> str:
+        try:
+            return self.unified[symbol]
+        except KeyError:
+            raise MarginbotError(f"the exchange lists no linear perpetual {symbol}") from None
+
+    async def place(self, order_id: str, request: OrderRequest) -> OrderMirrored | MirrorFailed:
+        try:
+            kind, params = binance_params(order_id, request)
+            amount = float(request.qty) if request.qty is not None else None
+            price = float(request.price) if request.price is not None else None
+            answer = await self.exchange.create_order(
+                self._symbol(request.symbol), kind, request.side.value, amount, price, params
+            )
+        except MarginbotError as exc:
+            return MirrorFailed(time.time_ns(), self.account, order_id, str(exc))
+        except Exception as exc:  # ccxt raises many classes; all become our errors
+            return MirrorFailed(time.time_ns(), self.account, order_id, str(exchange_error(exc)))
+        return OrderMirrored(
+            time.time_ns(), self.account, order_id, str(answer.get("id")), str(answer.get("status"))
+        )
+
+    async def cancel(self, order_id: str, symbol: str) -> OrderMirrored | MirrorFailed:
+        try:
+            answer = await self.exchange.cancel_order(
+                None, self._symbol(symbol), {"origClientOrderId": order_id}
+            )
+        except MarginbotError as exc:
+            return MirrorFailed(time.time_ns(), self.account, order_id, str(exc))
+        except Exception as exc:
+            return MirrorFailed(time.time_ns(), self.account, order_id, str(exchange_error(exc)))
+        return OrderMirrored(
+            time.time_ns(), self.account, order_id, str(answer.get("id")), str(answer.get("status"))
+        )
+
+    async def reconcile(
+        self, local: AccountFigures
+    ) -> list[Reconciled | ReconciliationDrift | MirrorFailed]:
+        try:
+            positions = await self.exchange.fetch_positions(list(self.unified.values())[:50])
+            balance = await self.exchange.fetch_balance()
+        except Exception as exc:
+            return [
+                MirrorFailed(time.time_ns(), self.account, "reconcile", str(exchange_error(exc)))
+            ]
+        now = time.time_ns()
+        drifts = compare(self.account, local, positions, balance, self.settle, self.tolerance)
+        if not drifts:
+            return [Reconciled(now, self.account, len(local.positions))]
+        return [ReconciliationDrift(now, self.account, d) for d in drifts]

@@ -1,0 +1,268 @@
+"""The simulator's private Binance USDⓈ-M endpoints: orders, positions, account, settings.
+
+The simulated exchange account is run by marginbot's own engine, fed with the prices the
+simulator plays. That tests what crosses the wire (ccxt's requests and signatures, the venue's
+answer shapes and error codes, reconciliation and drift detection), not the margin formulas,
+which are tested against the exchanges' documented examples instead.
+
+Error answers (Binance USDⓈ-M error codes): -1121 invalid symbol, -1013 lot size, -4014 tick
+size, -4164 minimum notional, -2019 margin is insufficient, -2022 reduce-only rejected, -2021
+would immediately trigger, -2011 unknown order, -4046 no need to change margin type.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from bot.core.commands import CancelOrder, PlaceOrder, SetLeverage, SetMarginMode
+from bot.core.engine import Engine
+from bot.core.engine_events import CommandRefused, OrderAccepted, OrderFilled, OrderRejected
+from bot.core.figures import account_figures
+from bot.core.ledger import Account, FeeSchedule
+from bot.core.orders import Order, OrderRequest, OrderStatus, OrderType, PriceSource, TimeInForce
+from bot.core.values import ZERO, MarginMode, OrderSide, PositionSlot, Venue, fmt
+from bot.markets.snapshot import bundled_for
+
+CODES = {
+    "unknown_symbol": (-1121, "Invalid symbol."),
+    "lot_size": (-1013, "Filter failure: LOT_SIZE"),
+    "min_qty": (-1013, "Filter failure: LOT_SIZE"),
+    "tick_size": (-4014, "Price not increased by tick size."),
+    "min_notional": (
+        -4164,
+        "Order's notional must be no smaller than 5 (unless you choose reduce only).",
+    ),
+    "insufficient_margin": (-2019, "Margin is insufficient."),
+    "reduce_only_would_increase": (-2022, "ReduceOnly Order is rejected."),
+    "would_trigger_immediately": (-2021, "Order would immediately trigger."),
+}
+TYPES = {
+    "MARKET": OrderType.MARKET,
+    "LIMIT": OrderType.LIMIT,
+    "STOP_MARKET": OrderType.STOP_MARKET,
+    "STOP": OrderType.STOP_LIMIT,
+    "TAKE_PROFIT_MARKET": OrderType.TAKE_PROFIT_MARKET,
+    "TAKE_PROFIT": OrderType.TAKE_PROFIT_LIMIT,
+    "TRAILING_STOP_MARKET": OrderType.TRAILING_STOP_MARKET,
+}
+WIRE_TYPES = {v: k for k, v in TYPES.items()}
+TIF = {
+    "GTC": TimeInForce.GTC,
+    "IOC": TimeInForce.IOC,
+    "FOK": TimeInForce.FOK,
+    "GTX": TimeInForce.POST_ONLY,
+}
+
+
+def error(code: int, message: str, status: int = 400) -> web.Response:
+    return web.json_response({"code": code, "msg": message}, status=status)
+
+
+def _decimal(params: dict[str, str], key: str) -> Decimal | None:
+    value = params.get(key)
+    return Decimal(value) if value not in (None, "") else None
+
+
+class SimExchange:
+    """One simulated Binance futures account (the simulator's API key)."""
+
+    ACCOUNT = "sim"
+
+    def __init__(self, wallet_balance: Decimal = Decimal(10_000)) -> None:
+        account = Account(
+            Venue.BINANCE,
+            bundled_for(Venue.BINANCE),
+            wallet_balance,
+            fees=FeeSchedule(Decimal("0.0002"), Decimal("0.0005")),
+        )
+        self.engine = Engine({self.ACCOUNT: account})
+        self.client_ids: dict[str, str] = {}
+
+    @property
+    def account(self) -> Account:
+        return self.engine.desks[self.ACCOUNT].account
+
+    def order_json(self, order: Order, avg_price: Decimal | None = None) -> dict[str, Any]:
+        r = order.request
+        status = {OrderStatus.FILLED: "FILLED", OrderStatus.CANCELED: "CANCELED"}.get(
+            order.status, "NEW"
+        )
+        executed = order.filled_qty
+        return {
+            "orderId": int(order.id.rsplit("-", 1)[1]),
+            "symbol": r.symbol,
+            "status": status,
+            "clientOrderId": r.client_id or order.id,
+            "price": fmt(r.price or ZERO),
+            "avgPrice": fmt(avg_price or ZERO),
+            "origQty": fmt(r.qty or executed),
+            "executedQty": fmt(executed),
+            "cumQty": fmt(executed),
+            "cumQuote": fmt(executed * (avg_price or ZERO)),
+            "timeInForce": "GTC",
+            "type": WIRE_TYPES[r.type],
+            "origType": WIRE_TYPES[r.type],
+            "reduceOnly": r.reduce_only,
+            "closePosition": r.close_position,
+            "side": r.side.value.upper(),
+            "positionSide": r.slot.value.upper(),
+            "stopPrice": fmt(r.trigger_price or ZERO),
+            "workingType": "MARK_PRICE"
+            if r.trigger_source is PriceSource.MARK
+            else "CONTRACT_PRICE",
+            "priceProtect": False,
+            "updateTime": int(time.time() * 1000),
+        }
+
+    def place(self, p: dict[str, str]) -> web.Response:
+        kind = TYPES.get(p.get("type", ""))
+        if kind is None:
+            return error(-1116, "Invalid orderType.")
+        request = OrderRequest(
+            symbol=p.get("symbol", ""),
+            side=OrderSide(p.get("side", "").lower() or "buy"),
+            type=kind,
+            qty=_decimal(p, "quantity"),
+            price=_decimal(p, "price"),
+            trigger_price=_decimal(p, "stopPrice"),
+            trigger_source=PriceSource.MARK
+            if p.get("workingType") == "MARK_PRICE"
+            else PriceSource.LAST,
+            time_in_force=TIF.get(p.get("timeInForce", "GTC"), TimeInForce.GTC),
+            reduce_only=p.get("reduceOnly") == "true",
+            close_position=p.get("closePosition") == "true",
+            slot=PositionSlot(p.get("positionSide", "BOTH").lower()),
+            callback_rate=(_decimal(p, "callbackRate") or ZERO) / 100 or None,
+            client_id=p.get("newClientOrderId"),
+        )
+        events = self.engine.step(PlaceOrder(self.ACCOUNT, request, time.time_ns()))
+        for event in events:
+            if isinstance(event, OrderRejected):
+                code, message = CODES.get(event.code, (-1102, event.reason))
+                return error(code, message)
+        accepted = next(e for e in events if isinstance(e, OrderAccepted))
+        order = self.engine.desks[self.ACCOUNT].orders[accepted.order_id]
+        if request.client_id:
+            self.client_ids[request.client_id] = order.id
+        fills = [e for e in events if isinstance(e, OrderFilled)]
+        return web.json_response(self.order_json(order, fills[0].fill.price if fills else None))
+
+    def _find(self, p: dict[str, str]) -> Order | None:
+        desk = self.engine.desks[self.ACCOUNT]
+        if "origClientOrderId" in p:
+            found = self.client_ids.get(p["origClientOrderId"])
+            return desk.orders.get(found) if found else None
+        if "orderId" in p:
+            return desk.orders.get(f"{self.ACCOUNT}-{p['orderId']}")
+        return None
+
+    def cancel(self, p: dict[str, str]) -> web.Response:
+        order = self._find(p)
+        if order is None or order.status not in (OrderStatus.OPEN, OrderStatus.UNTRIGGERED):
+            return error(-2011, "Unknown order sent.")
+        self.engine.step(CancelOrder(self.ACCOUNT, order.id, time.time_ns()))
+        return web.json_response(self.order_json(order))
+
+    def open_orders(self, p: dict[str, str]) -> web.Response:
+        desk = self.engine.desks[self.ACCOUNT]
+        symbol = p.get("symbol")
+        return web.json_response(
+            [
+                self.order_json(o)
+                for o in desk.orders.values()
+                if o.status in (OrderStatus.OPEN, OrderStatus.UNTRIGGERED)
+                and (symbol is None or o.symbol == symbol)
+            ]
+        )
+
+    def positions(self, p: dict[str, str]) -> web.Response:
+        figures = account_figures(self.account)
+        now = int(time.time() * 1000)
+        return web.json_response(
+            [
+                {
+                    "symbol": f.symbol,
+                    "positionSide": f.slot.value.upper(),
+                    "positionAmt": fmt(f.qty if f.side.sign > 0 else -f.qty),
+                    "entryPrice": fmt(f.entry_price),
+                    "breakEvenPrice": fmt(f.entry_price),
+                    "markPrice": fmt(f.mark_price),
+                    "unRealizedProfit": fmt(f.unrealized_pnl),
+                    "liquidationPrice": fmt(f.liquidation_price or ZERO),
+                    "isolatedMargin": fmt(f.isolated_margin),
+                    "notional": fmt(f.notional),
+                    "marginAsset": "USDT",
+                    "isolatedWallet": fmt(f.isolated_margin),
+                    "initialMargin": fmt(f.initial_margin),
+                    "maintMargin": fmt(f.maintenance_margin),
+                    "positionInitialMargin": fmt(f.initial_margin),
+                    "openOrderInitialMargin": "0",
+                    "adl": 0,
+                    "bidNotional": "0",
+                    "askNotional": "0",
+                    "updateTime": now,
+                }
+                for f in figures.positions
+                if p.get("symbol") in (None, f.symbol)
+            ]
+        )
+
+    def account_info(self, p: dict[str, str]) -> web.Response:
+        f = account_figures(self.account)
+        asset = {
+            "asset": "USDT",
+            "walletBalance": fmt(f.wallet_balance + f.isolated_margin),
+            "unrealizedProfit": fmt(f.unrealized_pnl),
+            "marginBalance": fmt(f.margin_balance),
+            "maintMargin": fmt(f.maintenance_margin),
+            "initialMargin": "0",
+            "positionInitialMargin": "0",
+            "openOrderInitialMargin": "0",
+            "crossWalletBalance": fmt(f.wallet_balance),
+            "crossUnPnl": fmt(f.cross_margin_balance - f.wallet_balance),
+            "availableBalance": fmt(f.available_balance),
+            "maxWithdrawAmount": fmt(max(f.available_balance, ZERO)),
+            "updateTime": int(time.time() * 1000),
+        }
+        return web.json_response(
+            {
+                "totalInitialMargin": "0",
+                "totalMaintMargin": fmt(f.maintenance_margin),
+                "totalWalletBalance": asset["walletBalance"],
+                "totalUnrealizedProfit": asset["unrealizedProfit"],
+                "totalMarginBalance": fmt(f.margin_balance),
+                "totalPositionInitialMargin": "0",
+                "totalOpenOrderInitialMargin": "0",
+                "totalCrossWalletBalance": fmt(f.wallet_balance),
+                "totalCrossUnPnl": asset["crossUnPnl"],
+                "availableBalance": asset["availableBalance"],
+                "maxWithdrawAmount": asset["maxWithdrawAmount"],
+                "assets": [asset],
+                "positions": [],
+            }
+        )
+
+    def leverage(self, p: dict[str, str]) -> web.Response:
+        value = _decimal(p, "leverage") or ZERO
+        [event] = self.engine.step(
+            SetLeverage(self.ACCOUNT, p.get("symbol", ""), value, time.time_ns())
+        )
+        if isinstance(event, CommandRefused):
+            return error(-4028, f"Leverage {fmt(value)} is not valid")
+        return web.json_response(
+            {"symbol": p.get("symbol"), "leverage": int(value), "maxNotionalValue": "1000000"}
+        )
+
+    def margin_type(self, p: dict[str, str]) -> web.Response:
+        wanted = MarginMode.ISOLATED if p.get("marginType") == "ISOLATED" else MarginMode.CROSS
+        symbol = p.get("symbol", "")
+        if self.account.settings(symbol).margin_mode is wanted:
+            return error(-4046, "No need to change margin type.")
+        [event] = self.engine.step(SetMarginMode(self.ACCOUNT, symbol, wanted, time.time_ns()))
+        if isinstance(event, CommandRefused):
+            return error(-4048, "Margin type cannot be changed if there exists position.")
+        return web.json_response({"code": 200, "msg": "success"})

@@ -1,0 +1,235 @@
+"""Testnet execution: real ccxt against the simulator's signed endpoints, the reconciler, and
+exchange errors mapped to ours."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import ccxt
+import orjson
+import pytest
+
+from bot.config import load_config
+from bot.control.socket_server import send
+from bot.core.figures import account_figures
+from bot.daemon import Daemon
+from bot.errors import (
+    ConfigError,
+    InsufficientBalance,
+    PositionError,
+    RateLimited,
+    RuleViolation,
+    TransientError,
+    UnknownInstrument,
+)
+from bot.execution.credentials import load_credentials
+from bot.execution.errors import exchange_error
+from bot.execution.reconcile import Tolerance, compare
+from bot.sim.scenario import scenario_from_dict
+from bot.sim.server import Simulator
+from bot.sim.sources import ScenarioSource
+from tests.conftest import make_account
+
+FLAT = scenario_from_dict(
+    {
+        "symbols": ["BTCUSDT"],
+        "tick_ms": 50,
+        "hold_s": 60,
+        "mark": [{"at": 0, "price": "10000"}],
+        "last": [{"at": 0, "price": "10000"}],
+    },
+    "flat",
+)
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "words"),
+    [
+        (
+            ccxt.ExchangeError('binanceusdm {"code": -2019, "msg": "Margin is insufficient."}'),
+            InsufficientBalance,
+            "margin is insufficient (-2019: Margin is insufficient.)",
+        ),
+        (
+            ccxt.ExchangeError('binanceusdm {"code":-2022,"msg":"ReduceOnly Order is rejected."}'),
+            PositionError,
+            "reduce-only",
+        ),
+        (
+            ccxt.ExchangeError('binanceusdm {"code":-1121,"msg":"Invalid symbol."}'),
+            UnknownInstrument,
+            "does not list this symbol",
+        ),
+        (
+            ccxt.ExchangeError(
+                'binanceusdm {"code":-1021,"msg":"Timestamp for this request is outside '
+                'of the recvWindow."}'
+            ),
+            TransientError,
+            "check this machine's clock",
+        ),
+        (ccxt.RateLimitExceeded("binanceusdm 429 Too Many Requests"), RateLimited, "rate limit"),
+        (
+            ccxt.ExchangeError('bybit {"retCode":110007,"retMsg":"ab not enough"}'),
+            InsufficientBalance,
+            "110007",
+        ),
+        (
+            ccxt.ExchangeError('binanceusdm {"code":-4131,"msg":"PERCENT_PRICE"}'),
+            RuleViolation,
+            "refused the request (-4131: PERCENT_PRICE)",
+        ),
+        (
+            ccxt.AuthenticationError("binanceusdm GET https://x/?signature=abc123 401"),
+            RuleViolation,
+            "check the credentials",
+        ),
+    ],
+)
+def test_exchange_errors_become_ours(exc: Exception, kind: type, words: str) -> None:
+    error = exchange_error(exc)
+    assert type(error) is kind
+    assert words in str(error)
+    assert "signature=abc123" not in str(error)  # URLs (with signatures) never leak
+
+
+def test_compare_matches_and_finds_drift() -> None:
+    account = make_account("1000")
+    from bot.core.events import Fill
+    from bot.core.values import OrderSide
+
+    account.apply_fill(Fill("BTCUSDT", OrderSide.BUY, Decimal("0.5"), Decimal(10_000)))
+    local = account_figures(account)
+    position = {
+        "symbol": "BTC/USDT:USDT",
+        "info": {"symbol": "BTCUSDT"},
+        "contracts": 0.5,
+        "side": "long",
+        "entryPrice": 10000.0,
+        "liquidationPrice": 8032.13,
+    }
+    assert compare("a", local, [position], {"USDT": {"total": 1000.0}}, "USDT", Tolerance()) == []
+    drifts = compare(
+        "a",
+        local,
+        [{**position, "contracts": 0.4}],
+        {"USDT": {"total": 1003.5}},
+        "USDT",
+        Tolerance(),
+    )
+    assert [d.field for d in drifts] == ["position size", "USDT wallet balance"]
+    assert drifts[0].describe() == "[a] BTCUSDT position size: local 0.5, exchange 0.4"
+
+
+def test_credentials_from_env_or_a_private_secrets_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MARGINBOT_MY_DEMO_API_KEY", "k")
+    monkeypatch.setenv("MARGINBOT_MY_DEMO_API_SECRET", "s")
+    assert load_credentials("my-demo", None) == ("k", "s")
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[other]\napi_key = "key-1"\napi_secret = "topsecret"\n')
+    secrets.chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by other users; run `chmod 600"):
+        load_credentials("other", str(secrets))
+    secrets.chmod(0o600)
+    assert load_credentials("other", str(secrets)) == ("key-1", "topsecret")
+    with pytest.raises(ConfigError) as error:
+        load_credentials("nobody", None)
+    assert "MARGINBOT_NOBODY_API_KEY" in str(error.value)
+    assert "topsecret" not in str(error.value)
+
+
+class Watch:
+    def __init__(self, out: io.BytesIO) -> None:
+        self.out = out
+
+    def events(self) -> list[dict]:
+        return [orjson.loads(line) for line in self.out.getvalue().splitlines()]
+
+    async def until(self, predicate: Callable[[list[dict]], bool], timeout: float = 10) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate(self.events()):
+            seen = [(e["type"], e.get("reason") or e.get("order_id")) for e in self.events()]
+            assert asyncio.get_running_loop().time() < deadline, f"timed out; saw {seen}"
+            await asyncio.sleep(0.05)
+
+
+def count(kind: str) -> Callable[[list[dict]], int]:
+    return lambda events: sum(e["type"] == kind for e in events)
+
+
+async def test_orders_mirror_to_the_venue_and_reconcile(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MARGINBOT_DEMO_API_KEY", "sim-key")
+    monkeypatch.setenv("MARGINBOT_DEMO_API_SECRET", "sim-secret")
+    async with Simulator(ScenarioSource(FLAT, venues=("binance",))) as sim:
+        path = tmp_path / "testnet.toml"
+        path.write_text(
+            f'[sim]\nbase_url = "{sim.base_url("ws")}"\n'
+            '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
+            '[[accounts]]\nname = "demo"\nvenue = "binance"\nwallet_balance = "10000"\n'
+            'leverage = "20"\nexecution = "testnet"\n'
+            f'exchange_url = "{sim.base_url()}"\nreconcile_interval_s = 60\n'
+            '[accounts.fees]\nmaker = "0.0002"\ntaker = "0.0005"\n'
+            f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
+            "[recording]\nenabled = false\n"
+        )
+        config = load_config(path)
+        out = io.BytesIO()
+        watch = Watch(out)
+        daemon = Daemon(config, path, io.StringIO(), events_out=out)
+        running = asyncio.create_task(daemon.run())
+        while daemon.engine.prices.get("binance", "BTCUSDT").last is None:
+            await asyncio.sleep(0.02)
+        socket = Path(config.control.socket)
+        venue = sim.rest.exchange
+
+        async def command(**fields: object) -> dict:
+            if fields["cmd"] == "place_order":
+                fields["symbol"] = "BTCUSDT"
+            reply = await send(socket, {"account": "demo", **fields})
+            assert reply["ok"], reply
+            return reply
+
+        await command(cmd="place_order", side="buy", type="market", qty="0.01")
+        await watch.until(lambda e: count("reconciled")(e) >= 1)
+        assert venue.account.held("BTCUSDT").qty == Decimal("0.01")
+        [mirrored] = [e for e in watch.events() if e["type"] == "order_mirrored"]
+        assert (mirrored["order_id"], mirrored["venue_status"]) == ("demo-1", "closed")
+
+        reply = await command(
+            cmd="place_order",
+            side="sell",
+            type="limit",
+            qty="0.01",
+            price="11000",
+            reduce_only=True,
+        )
+        await watch.until(lambda e: count("order_mirrored")(e) >= 2)
+        assert venue.account.open_order_count("BTCUSDT") == 1
+        await command(cmd="cancel_order", order_id=reply["events"][0]["order_id"])
+        await watch.until(lambda e: count("order_mirrored")(e) >= 3)
+        assert venue.account.open_order_count("BTCUSDT") == 0
+
+        venue.account.wallet_balance += Decimal(50)  # the exchange books something we did not
+        daemon._reconcile_now["demo"].set()
+        await watch.until(lambda e: count("reconciliation_drift")(e) >= 1)
+        [drift] = [e for e in watch.events() if e["type"] == "reconciliation_drift"]
+        assert drift["drift"]["field"] == "USDT wallet balance"
+
+        sim.rest.clock_offset_ms = 60_000  # the exchange's clock runs a minute ahead
+        await command(cmd="place_order", side="buy", type="market", qty="0.01")
+        await watch.until(lambda e: count("mirror_failed")(e) >= 1)
+        sim.rest.clock_offset_ms = 0
+        venue.account.wallet_balance = Decimal(1)  # the demo account is nearly empty
+        await command(cmd="place_order", side="buy", type="market", qty="0.02")
+        await watch.until(lambda e: count("mirror_failed")(e) >= 2)
+        daemon.stop.set()
+        await running
+    failures = [e["reason"] for e in watch.events() if e["type"] == "mirror_failed"]
+    assert "check this machine's clock" in failures[0]
+    assert "margin is insufficient (-2019" in failures[1]
+    assert os.environ["MARGINBOT_DEMO_API_SECRET"] not in out.getvalue().decode()
