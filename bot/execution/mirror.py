@@ -8,6 +8,7 @@ testnet is deprecated in ccxt; see docs/execution.md).
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async
@@ -134,15 +135,25 @@ class TestnetMirror:
     async def reconcile(
         self, local: AccountFigures
     ) -> list[Reconciled | ReconciliationDrift | MirrorFailed]:
+        symbols = [self.unified[f.symbol] for f in local.positions if f.symbol in self.unified]
         try:
-            positions = await self.exchange.fetch_positions(list(self.unified.values())[:50])
+            positions = await self.exchange.fetch_positions(symbols or None)
             balance = await self.exchange.fetch_balance()
+            leverages: dict[str, Decimal] = {}
+            for symbol in symbols:
+                answer = await self.exchange.fetch_leverage(symbol)
+                value = answer.get("longLeverage") or answer.get("shortLeverage")
+                if value is not None:
+                    venue_symbol = (answer.get("info") or {}).get("symbol", symbol)
+                    leverages[venue_symbol] = Decimal(repr(value)).normalize()
         except Exception as exc:
             return [
                 MirrorFailed(time.time_ns(), self.account, "reconcile", str(exchange_error(exc)))
             ]
         now = time.time_ns()
-        drifts = compare(self.account, local, positions, balance, self.settle, self.tolerance)
+        drifts = compare(
+            self.account, local, positions, balance, self.settle, self.tolerance, leverages
+        )
         if not drifts:
             return [Reconciled(now, self.account, len(local.positions))]
         return [ReconciliationDrift(now, self.account, d) for d in drifts]

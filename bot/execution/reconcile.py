@@ -47,25 +47,52 @@ def compare(
     balance: Mapping[str, Any],
     settle: str,
     tolerance: Tolerance,
+    leverages: Mapping[str, Decimal] | None = None,
 ) -> list[Drift]:
-    """Drifts between local figures and ccxt's `fetch_positions` / `fetch_balance` answers."""
-    drifts: list[Drift] = []
-    remote: dict[str, Mapping[str, Any]] = {}
-    for p in positions:
-        contracts = _decimal(p.get("contracts")) or ZERO
-        if contracts:
-            remote[str((p.get("info") or {}).get("symbol") or p.get("symbol"))] = p
+    """Drifts between local figures and ccxt's `fetch_positions` / `fetch_balance` answers, and
+    `fetch_leverage` answers (venue symbol → leverage) when given."""
+    drifts = [
+        Drift(account, f.symbol, "leverage", fmt(f.leverage), fmt(theirs))
+        for f in local.positions
+        if (theirs := (leverages or {}).get(f.symbol)) is not None and theirs != f.leverage
+    ]
+    drifts += _position_drifts(account, local, positions, tolerance)
+    total = _decimal((balance.get(settle) or {}).get("total"))
+    local_total = local.wallet_balance + local.isolated_margin
+    if total is not None and abs(total - local_total) > tolerance.balance:
+        drifts.append(
+            Drift(account, None, f"{settle} wallet balance", fmt(local_total), fmt(total))
+        )
+    return drifts
+
+
+def _signed_size(position: Mapping[str, Any] | None) -> Decimal:
+    if position is None:
+        return ZERO
+    size = _decimal(position.get("contracts")) or ZERO
+    return -size if position.get("side") == "short" else size
+
+
+def _position_drifts(
+    account: str,
+    local: AccountFigures,
+    positions: Sequence[Mapping[str, Any]],
+    tolerance: Tolerance,
+) -> list[Drift]:
+    remote = {
+        str((p.get("info") or {}).get("symbol") or p.get("symbol")): p
+        for p in positions
+        if _decimal(p.get("contracts"))
+    }
     mine = {f.symbol: f for f in local.positions}
+    drifts: list[Drift] = []
     for symbol in sorted(set(remote) | set(mine)):
         theirs, ours = remote.get(symbol), mine.get(symbol)
         ours_size = (ours.qty if ours.side is Side.LONG else -ours.qty) if ours else ZERO
-        theirs_size = ZERO
-        if theirs is not None:
-            theirs_size = _decimal(theirs.get("contracts")) or ZERO
-            if theirs.get("side") == "short":
-                theirs_size = -theirs_size
-        if ours_size != theirs_size:
-            drifts.append(Drift(account, symbol, "position size", fmt(ours_size), fmt(theirs_size)))
+        if ours_size != _signed_size(theirs):
+            drifts.append(
+                Drift(account, symbol, "position size", fmt(ours_size), fmt(_signed_size(theirs)))
+            )
             continue
         if ours is None or theirs is None:
             continue
@@ -89,10 +116,4 @@ def compare(
                         fmt(their_value) if their_value else "none",
                     )
                 )
-    total = _decimal((balance.get(settle) or {}).get("total"))
-    local_total = local.wallet_balance + local.isolated_margin
-    if total is not None and abs(total - local_total) > tolerance.balance:
-        drifts.append(
-            Drift(account, None, f"{settle} wallet balance", fmt(local_total), fmt(total))
-        )
     return drifts

@@ -18,13 +18,19 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.core.commands import CancelOrder, PlaceOrder, SetLeverage, SetMarginMode
+from bot.core.commands import (
+    CancelOrder,
+    PlaceOrder,
+    SetLeverage,
+    SetMarginMode,
+    SetPositionMode,
+)
 from bot.core.engine import Engine
 from bot.core.engine_events import CommandRefused, OrderAccepted, OrderFilled, OrderRejected
 from bot.core.figures import account_figures
 from bot.core.ledger import Account, FeeSchedule
 from bot.core.orders import Order, OrderRequest, OrderStatus, OrderType, PriceSource, TimeInForce
-from bot.core.values import ZERO, MarginMode, OrderSide, PositionSlot, Venue, fmt
+from bot.core.values import ZERO, MarginMode, OrderSide, PositionMode, PositionSlot, Venue, fmt
 from bot.markets.snapshot import bundled_for
 
 CODES = {
@@ -256,6 +262,34 @@ class SimExchange:
         return web.json_response(
             {"symbol": p.get("symbol"), "leverage": int(value), "maxNotionalValue": "1000000"}
         )
+
+    def symbol_config(self, p: dict[str, str]) -> web.Response:
+        symbols = [p["symbol"]] if "symbol" in p else sorted(self.account.instruments)
+        return web.json_response(
+            [
+                {
+                    "symbol": s,
+                    "marginType": "ISOLATED"
+                    if self.account.settings(s).margin_mode is MarginMode.ISOLATED
+                    else "CROSSED",
+                    "isAutoAddMargin": False,
+                    "leverage": int(self.account.settings(s).leverage),
+                    "maxNotionalValue": "1000000",
+                }
+                for s in symbols
+            ]
+        )
+
+    def position_side(self, p: dict[str, str]) -> web.Response:
+        hedge = p.get("dualSidePosition") == "true"
+        [event] = self.engine.step(
+            SetPositionMode(
+                self.ACCOUNT, PositionMode.HEDGE if hedge else PositionMode.ONE_WAY, time.time_ns()
+            )
+        )
+        if isinstance(event, CommandRefused):
+            return error(-4068, "Position side cannot be changed if there exists position.")
+        return web.json_response({"code": 200, "msg": "success"})
 
     def margin_type(self, p: dict[str, str]) -> web.Response:
         wanted = MarginMode.ISOLATED if p.get("marginType") == "ISOLATED" else MarginMode.CROSS

@@ -86,10 +86,13 @@ class RestApi:
             web.get("/fapi/v2/account", self._private(self.exchange.account_info)),
             web.post("/fapi/v1/leverage", self._private(self.exchange.leverage)),
             web.post("/fapi/v1/marginType", self._private(self.exchange.margin_type)),
+            web.get("/fapi/v1/symbolConfig", self._private(self.exchange.symbol_config)),
+            web.post("/fapi/v1/positionSide/dual", self._private(self.exchange.position_side)),
             web.get("/v5/market/time", self.bybit_time),
             web.get("/v5/market/instruments-info", self.bybit_instruments_info),
             web.get("/v5/market/tickers", self.bybit_tickers),
             web.get("/v5/market/risk-limit", self.bybit_risk_limit),
+            web.get("/v5/asset/coin/query-info", self.bybit_coins),
         ]
 
     @web.middleware
@@ -267,6 +270,9 @@ class RestApi:
             for s, p in self._selected(request, "bybit").items()
         ]
         return _bybit_ok({"category": "linear", "list": rows})
+
+    async def bybit_coins(self, request: web.Request) -> web.Response:
+        return _bybit_ok({"rows": []})  # ccxt asks before anything else when keys are set
 
     async def bybit_risk_limit(self, request: web.Request) -> web.Response:
         symbols = [i["symbol"] for i in self.bybit_instruments["result"]["list"]]

@@ -406,3 +406,35 @@ def test_cancel_close_and_margin_mode_rule_through_the_engine() -> None:
     assert isinstance(events[-1], OrderFilled)
     [changed] = e.step(SetMarginMode("a", "BTCUSDT", MarginMode.ISOLATED, 4))
     assert changed.change.margin_mode is MarginMode.ISOLATED
+
+
+def test_take_profit_limit_fires_on_its_source_and_rests_as_a_limit() -> None:
+    e = engine("on_mark", "on_last")
+    for name in ("on_mark", "on_last"):
+        opened_long(e, name)
+    ids = {}
+    for name, source in (("on_mark", PriceSource.MARK), ("on_last", PriceSource.LAST)):
+        request = OrderRequest(
+            "BTCUSDT",
+            SELL,
+            OrderType.TAKE_PROFIT_LIMIT,
+            D(1),
+            price=D(10450),
+            trigger_price=D(10400),
+            trigger_source=source,
+            reduce_only=True,
+        )
+        ids[name] = e.step(PlaceOrder(name, request, 0))[0].order_id
+    rise = [
+        ("10100", "10000"),
+        ("10300", "10100"),
+        ("10400", "10300"),
+        ("10500", "10400"),
+        ("10500", "10460"),
+    ]
+    when = fired_at(e, rise)
+    assert (when[ids["on_mark"]], when[ids["on_last"]]) == (3, 4)
+    # Triggered at 10,400, the limit at 10,450 rests until a trade prints through it (10,460).
+    desk = e.desks["on_mark"]
+    assert desk.account.position("BTCUSDT") is None
+    assert desk.orders[ids["on_mark"]].status.value == "filled"

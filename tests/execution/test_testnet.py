@@ -214,11 +214,20 @@ async def test_orders_mirror_to_the_venue_and_reconcile(tmp_path: Path, monkeypa
         await watch.until(lambda e: count("order_mirrored")(e) >= 3)
         assert venue.account.open_order_count("BTCUSDT") == 0
 
+        await send(
+            socket,
+            {"cmd": "set_leverage", "account": "demo", "symbol": "BTCUSDT", "leverage": "15"},
+        )  # local only: leverage is not mirrored
         venue.account.wallet_balance += Decimal(50)  # the exchange books something we did not
         daemon._reconcile_now["demo"].set()
-        await watch.until(lambda e: count("reconciliation_drift")(e) >= 1)
-        [drift] = [e for e in watch.events() if e["type"] == "reconciliation_drift"]
-        assert drift["drift"]["field"] == "USDT wallet balance"
+        await watch.until(lambda e: count("reconciliation_drift")(e) >= 2)
+        drifts = {
+            e["drift"]["field"]: e["drift"]
+            for e in watch.events()
+            if e["type"] == "reconciliation_drift"
+        }
+        assert set(drifts) == {"leverage", "USDT wallet balance"}
+        assert (drifts["leverage"]["local"], drifts["leverage"]["remote"]) == ("15", "20")
 
         sim.rest.clock_offset_ms = 60_000  # the exchange's clock runs a minute ahead
         await command(cmd="place_order", side="buy", type="market", qty="0.01")
