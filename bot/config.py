@@ -143,11 +143,6 @@ def _check_accounts(config: Config, path: Path) -> None:
             raise ConfigError(f"{where}.name: give each account a unique, non-empty name")
         if account.wallet_balance < 0 or account.leverage < 1:
             raise ConfigError(f"{where}: wallet_balance must be ≥ 0 and leverage ≥ 1")
-        if account.execution == "testnet" and account.venue != "binance":
-            raise ConfigError(
-                f"{where}.execution: testnet execution is implemented for Binance "
-                'USDⓈ-M demo trading; use execution = "paper" for Bybit'
-            )
         if not any(f.venue == account.venue for f in config.feeds):
             raise ConfigError(
                 f"{where}.venue: no feed reads {account.venue}; add a [[feeds]] "

@@ -39,11 +39,13 @@ from bot.core.figures import account_figures
 from bot.core.ledger import Account, FeeSchedule
 from bot.core.market import MarketEvent
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
+from bot.errors import MarginbotError
 from bot.execution.credentials import load_credentials
 from bot.execution.errors import exchange_error
 from bot.execution.events import MirrorFailed, OrderMirrored, ReconciliationDrift
-from bot.execution.mirror import TestnetMirror, binance_exchange
+from bot.execution.mirror import VENUES, TestnetMirror, public_exchange
 from bot.feeds.client import FeedClient, FeedSettings
+from bot.markets.loader import load_instruments
 from bot.markets.snapshot import bundled_for
 from bot.session.events_out import event_line
 from bot.session.format import SessionHeader
@@ -210,7 +212,9 @@ class Daemon:
         self._depth = 0
         self.mirrors = {
             a.name: TestnetMirror(
-                a.name, binance_exchange(*load_credentials(a.name, a.secrets_file), a.exchange_url)
+                a.name,
+                a.venue,
+                VENUES[a.venue][0](*load_credentials(a.name, a.secrets_file), a.exchange_url),
             )
             for a in config.accounts
             if a.execution == "testnet"
@@ -218,6 +222,7 @@ class Daemon:
         self._intervals = {a.name: a.reconcile_interval_s for a in config.accounts}
         self._reconcile_now = {name: asyncio.Event() for name in self.mirrors}
         self._mirrored: set[str] = set()
+        self._pending: set[str] = set()  # mirrored orders the venue has not answered yet
         self._background: set[asyncio.Task[None]] = set()
 
     def _record(self, record: dict[str, object]) -> None:
@@ -250,12 +255,23 @@ class Daemon:
         if mirror is None:
             return
         if isinstance(event, OrderAccepted):
-            request = self.engine.desks[mirror.account].orders[event.order_id].request
+            desk = self.engine.desks[mirror.account]
+            request = desk.orders[event.order_id].request
+            position = desk.account.position(request.symbol, request.slot)
             self._mirrored.add(event.order_id)
-            self._spawn(mirror.place(event.order_id, request))
+            self._pending.add(event.order_id)
+            self._spawn(
+                mirror.place(
+                    event.order_id, request, position.qty if position is not None else None
+                )
+            )
         elif isinstance(event, OrderCanceled) and event.order_id in self._mirrored:
             self._spawn(mirror.cancel(event.order_id, event.symbol))
-        elif isinstance(event, OrderFilled):
+        elif isinstance(event, OrderMirrored | MirrorFailed):
+            # The venue has answered: now its books can be compared with ours.
+            self._pending.discard(event.order_id)
+            self._reconcile_now[mirror.account].set()
+        elif isinstance(event, OrderFilled) and event.order_id not in self._pending:
             self._reconcile_now[mirror.account].set()
 
     def _spawn(self, work: Awaitable[Any]) -> None:
@@ -277,6 +293,36 @@ class Daemon:
             self._publish(
                 list(await mirror.reconcile(account_figures(self.engine.desks[name].account)))
             )
+
+    async def _load_missing_instruments(self) -> None:
+        """Instruments the bundled snapshot lacks (all of Bybit's), from the venue via ccxt."""
+        for spec in self.config.accounts:
+            account = self.engine.desks[spec.name].account
+            feeds = [f for f in self.config.feeds if f.venue == spec.venue]
+            missing = sorted(
+                {s.upper() for f in feeds for s in f.symbols} - set(account.instruments)
+            )
+            if not missing:
+                continue
+            network = feeds[0].network
+            url = spec.exchange_url or (
+                self.config.sim.base_url.replace("ws://", "http://").replace("wss://", "https://")
+                if network == "sim"
+                else None
+            )
+            exchange = public_exchange(spec.venue, url, testnet=network == "testnet")
+            try:
+                account.instruments.update(
+                    await load_instruments(exchange, Venue(spec.venue), missing)
+                )
+            except Exception as exc:
+                reason = exc if isinstance(exc, MarginbotError) else exchange_error(exc)
+                self.out.write(
+                    f"[{spec.name}] cannot load {', '.join(missing)} from "
+                    f"{spec.venue}: {reason}; orders on them will be refused\n"
+                )
+            finally:
+                await exchange.close()
 
     async def _start_mirrors(self) -> list[asyncio.Task[None]]:
         tasks = []
@@ -314,6 +360,8 @@ class Daemon:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop.set)
+        await self._load_missing_instruments()
+        reconcilers = await self._start_mirrors()  # before any command or price can arrive
         socket_path = Path(self.config.control.socket)
         async with ControlServer(socket_path, self.handler.handle):
             tasks = [asyncio.create_task(f.run(), name=f"feed-{f.spec.name}") for f in self.feeds]
@@ -323,7 +371,6 @@ class Daemon:
                         serve_commands(self.config.mqtt, self.handler.handle), name="mqtt-commands"
                     )
                 )
-            reconcilers = await self._start_mirrors()
             accounts = ", ".join(
                 f"{a.name} ({a.venue} {a.margin_mode} {fmt(a.wallet_balance)})"
                 for a in self.config.accounts

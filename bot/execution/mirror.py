@@ -1,20 +1,22 @@
 """Mirror an account's orders to the venue's testnet or demo environment through ccxt.
 
 The local ledger still computes everything; the venue's answers are compared with it by the
-reconciler. Binance USDⓈ-M only for now: ccxt's `enable_demo_trading(True)` (the futures
-testnet is deprecated in ccxt; see docs/execution.md).
+reconciler. Binance USDⓈ-M: ccxt's `enable_demo_trading(True)` (ccxt deprecated the futures
+testnet). Bybit: ccxt's `set_sandbox_mode(True)` (api-testnet). Bybit trails stops at position
+level (trading-stop), so trailing-stop orders are not mirrored there.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async
 
 from bot.core.figures import AccountFigures
-from bot.core.orders import OrderRequest, OrderType, PriceSource, TimeInForce
+from bot.core.orders import OrderRequest, OrderType, PriceSource, TimeInForce, fires_on_rise
 from bot.core.values import PositionSlot
 from bot.errors import MarginbotError
 from bot.execution.errors import exchange_error
@@ -54,6 +56,58 @@ def binance_exchange(api_key: str, api_secret: str, url: str | None) -> Any:
     return exchange
 
 
+def bybit_exchange(api_key: str, api_secret: str, url: str | None) -> Any:
+    exchange = ccxt_async.bybit(
+        {
+            "apiKey": api_key,
+            "secret": api_secret,
+            "enableRateLimit": True,
+            "options": {"defaultType": "swap", "fetchMarkets": {"types": ["linear"]}},
+        }
+    )
+    exchange.set_sandbox_mode(True)
+    if url is not None:
+        point_at(exchange, url)
+    return exchange
+
+
+BYBIT_SOURCES = {
+    PriceSource.MARK: "MarkPrice",
+    PriceSource.LAST: "LastPrice",
+    PriceSource.INDEX: "IndexPrice",
+}
+BYBIT_TIF = {
+    TimeInForce.GTC: "GTC",
+    TimeInForce.IOC: "IOC",
+    TimeInForce.FOK: "FOK",
+    TimeInForce.POST_ONLY: "PO",
+}
+
+
+def bybit_params(order_id: str, request: OrderRequest) -> tuple[str, dict[str, Any]]:
+    """The ccxt order type and parameters for Bybit v5 `POST /v5/order/create` (linear)."""
+    if request.type is OrderType.TRAILING_STOP_MARKET:
+        raise MarginbotError(
+            "Bybit trails stops at position level (trading-stop), not as an "
+            "order: this trailing stop stays local"
+        )
+    params: dict[str, Any] = {"clientOrderId": order_id}
+    kind = "limit" if request.price is not None else "market"
+    if kind == "limit":
+        params["timeInForce"] = BYBIT_TIF[request.time_in_force]
+    if request.trigger_price is not None:
+        params["triggerPrice"] = str(request.trigger_price)
+        params["triggerDirection"] = "ascending" if fires_on_rise(request) else "descending"
+        params["triggerBy"] = BYBIT_SOURCES[request.trigger_source]
+    if request.reduce_only or request.close_position:
+        params["reduceOnly"] = True
+    if request.close_position:
+        params["closeOnTrigger"] = True
+    if request.slot is not PositionSlot.BOTH:
+        params["positionIdx"] = 1 if request.slot is PositionSlot.LONG else 2
+    return kind, params
+
+
 def binance_params(order_id: str, request: OrderRequest) -> tuple[str, dict[str, Any]]:
     """The Binance order type and parameters for a request (POST /fapi/v1/order)."""
     params: dict[str, Any] = {"newClientOrderId": order_id}
@@ -78,15 +132,51 @@ def binance_params(order_id: str, request: OrderRequest) -> tuple[str, dict[str,
     return BINANCE_TYPES[request.type], params
 
 
+def public_exchange(venue: str, url: str | None, testnet: bool) -> Any:
+    """A ccxt exchange without keys, for public market data (markets, risk limits)."""
+    if venue == "binance":
+        exchange = ccxt_async.binanceusdm({"options": {"fetchCurrencies": False}})
+    else:
+        exchange = ccxt_async.bybit(
+            {"options": {"defaultType": "swap", "fetchMarkets": {"types": ["linear"]}}}
+        )
+        if testnet:
+            exchange.set_sandbox_mode(True)
+    if url is not None:
+        point_at(exchange, url)
+    return exchange
+
+
+VENUES: dict[
+    str,
+    tuple[
+        Callable[[str, str, str | None], Any],
+        Callable[[str, OrderRequest], tuple[str, dict[str, Any]]],
+        str,
+    ],
+] = {
+    "binance": (binance_exchange, binance_params, "origClientOrderId"),
+    "bybit": (bybit_exchange, bybit_params, "orderLinkId"),
+}
+
+
 class TestnetMirror:
     def __init__(
-        self, account: str, exchange: Any, settle: str = "USDT", tolerance: Tolerance | None = None
+        self,
+        account: str,
+        venue: str,
+        exchange: Any,
+        settle: str = "USDT",
+        tolerance: Tolerance | None = None,
     ) -> None:
         self.account = account
+        self.venue = venue
         self.exchange = exchange
         self.settle = settle
         self.tolerance = tolerance or Tolerance()
         self.unified: dict[str, str] = {}
+        self._params = VENUES[venue][1]
+        self._cancel_key = VENUES[venue][2]
 
     async def start(self) -> None:
         markets = await self.exchange.load_markets()
@@ -103,10 +193,16 @@ class TestnetMirror:
         except KeyError:
             raise MarginbotError(f"the exchange lists no linear perpetual {symbol}") from None
 
-    async def place(self, order_id: str, request: OrderRequest) -> OrderMirrored | MirrorFailed:
+    async def place(
+        self, order_id: str, request: OrderRequest, position_qty: Decimal | None = None
+    ) -> OrderMirrored | MirrorFailed:
+        """`position_qty` sizes a close-position order on venues that need a quantity."""
         try:
-            kind, params = binance_params(order_id, request)
-            amount = float(request.qty) if request.qty is not None else None
+            kind, params = self._params(order_id, request)
+            qty = request.qty if request.qty is not None else position_qty
+            if self.venue == "binance" and request.close_position:
+                qty = None
+            amount = float(qty) if qty is not None else None
             price = float(request.price) if request.price is not None else None
             answer = await self.exchange.create_order(
                 self._symbol(request.symbol), kind, request.side.value, amount, price, params

@@ -23,6 +23,7 @@ from aiohttp import web
 from bot.core.prices import PriceBoard, SymbolPrices
 from bot.core.values import Venue, fmt
 from bot.markets.snapshot import bundled_for
+from bot.sim.bybit_exchange import SimBybitExchange
 from bot.sim.exchange import SimExchange
 
 RECV_WINDOW_MS = 5000
@@ -67,6 +68,7 @@ class RestApi:
         self.clock_offset_ms = 0  # tests move the exchange's clock to provoke -1021
         self.binance_info = _data("binance_exchange_info.json")
         self.bybit_instruments = _data("bybit_instruments.json")
+        self.bybit = SimBybitExchange(self.bybit_instruments, api_key, api_secret)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -93,6 +95,7 @@ class RestApi:
             web.get("/v5/market/tickers", self.bybit_tickers),
             web.get("/v5/market/risk-limit", self.bybit_risk_limit),
             web.get("/v5/asset/coin/query-info", self.bybit_coins),
+            *self.bybit.routes(),
         ]
 
     @web.middleware

@@ -142,6 +142,8 @@ class Simulator:
             self.board.apply(event)
             if venue == "binance":
                 self.rest.exchange.engine.step(event)
+            elif venue == "bybit":
+                self.rest.bybit.engine.step(event)
         self.hub.publish(venue, topic, text)
 
     # -- websocket connections -----------------------------------------------------------------

@@ -153,7 +153,10 @@ class Watch:
     async def until(self, predicate: Callable[[list[dict]], bool], timeout: float = 10) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
         while not predicate(self.events()):
-            seen = [(e["type"], e.get("reason") or e.get("order_id")) for e in self.events()]
+            seen = [
+                (e["type"], e.get("reason") or e.get("order_id") or e.get("drift"))
+                for e in self.events()
+            ]
             assert asyncio.get_running_loop().time() < deadline, f"timed out; saw {seen}"
             await asyncio.sleep(0.05)
 
@@ -242,3 +245,89 @@ async def test_orders_mirror_to_the_venue_and_reconcile(tmp_path: Path, monkeypa
     assert "check this machine's clock" in failures[0]
     assert "margin is insufficient (-2019" in failures[1]
     assert os.environ["MARGINBOT_DEMO_API_SECRET"] not in out.getvalue().decode()
+
+
+async def test_bybit_orders_mirror_through_sandbox_mode_and_reconcile(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("MARGINBOT_BYB_API_KEY", "sim-key")
+    monkeypatch.setenv("MARGINBOT_BYB_API_SECRET", "sim-secret")
+    async with Simulator(ScenarioSource(FLAT, venues=("bybit",))) as sim:
+        path = tmp_path / "bybit.toml"
+        path.write_text(
+            f'[sim]\nbase_url = "{sim.base_url("ws")}"\n'
+            '[[feeds]]\nvenue = "bybit"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
+            '[[accounts]]\nname = "byb"\nvenue = "bybit"\nwallet_balance = "10000"\n'
+            'leverage = "20"\nexecution = "testnet"\n'
+            f'exchange_url = "{sim.base_url()}"\nreconcile_interval_s = 60\n'
+            '[accounts.fees]\nmaker = "0.0002"\ntaker = "0.00055"\n'
+            f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
+            "[recording]\nenabled = false\n"
+        )
+        config = load_config(path)
+        out = io.BytesIO()
+        watch = Watch(out)
+        daemon = Daemon(config, path, io.StringIO(), events_out=out)
+        running = asyncio.create_task(daemon.run())
+        while daemon.engine.prices.get("bybit", "BTCUSDT").last is None:
+            await asyncio.sleep(0.02)
+        # Bybit instruments are not bundled: the daemon loaded them from the venue via ccxt.
+        instrument = daemon.engine.desks["byb"].account.instrument("BTCUSDT")
+        assert instrument.tiers.tiers[0].maint_margin_rate == Decimal("0.005")
+        socket = Path(config.control.socket)
+        venue = sim.rest.bybit
+        reply = await send(
+            socket,
+            {
+                "cmd": "place_order",
+                "account": "byb",
+                "symbol": "BTCUSDT",
+                "side": "buy",
+                "type": "market",
+                "qty": "0.01",
+            },
+        )
+        assert reply["ok"], reply
+        await watch.until(lambda e: count("reconciled")(e) >= 1)
+        assert venue.account.held("BTCUSDT").qty == Decimal("0.01")
+        stop = await send(
+            socket,
+            {
+                "cmd": "set_tp_sl",
+                "account": "byb",
+                "symbol": "BTCUSDT",
+                "stop_loss": "9000",
+                "stop_loss_source": "mark",
+            },
+        )
+        assert stop["ok"], stop
+        await watch.until(lambda e: count("order_mirrored")(e) >= 2)
+        assert venue.account.open_order_count("BTCUSDT") == 1
+        [venue_stop] = [
+            o for o in venue.engine.desks["sim"].orders.values() if o.status.value == "untriggered"
+        ]
+        assert venue_stop.trigger == Decimal(9000)
+        assert venue_stop.request.trigger_source.value == "mark"
+        assert venue_stop.request.reduce_only
+        venue.account.wallet_balance += Decimal(50)
+        daemon._reconcile_now["byb"].set()
+        await watch.until(lambda e: count("reconciliation_drift")(e) >= 1)
+        sim.rest.bybit.clock_offset_ms = 60_000
+        await send(
+            socket,
+            {
+                "cmd": "place_order",
+                "account": "byb",
+                "symbol": "BTCUSDT",
+                "side": "buy",
+                "type": "market",
+                "qty": "0.01",
+            },
+        )
+        await watch.until(lambda e: count("mirror_failed")(e) >= 1)
+        daemon.stop.set()
+        await running
+    drifts = {e["drift"]["field"] for e in watch.events() if e["type"] == "reconciliation_drift"}
+    assert drifts == {"USDT wallet balance"}
+    [failure] = [e["reason"] for e in watch.events() if e["type"] == "mirror_failed"]
+    assert "check this machine's clock" in failure
