@@ -33,9 +33,11 @@ from bot.core.engine_events import (
     OrderRejected,
     OrderTriggered,
     PositionLiquidated,
+    SettingChanged,
 )
+from bot.core.events import LeverageChanged, MarginModeChanged
 from bot.core.feed_events import FeedEvent
-from bot.core.figures import account_figures
+from bot.core.figures import AccountFigures, account_figures
 from bot.core.ledger import Account, FeeSchedule
 from bot.core.market import MarketEvent
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
@@ -267,6 +269,10 @@ class Daemon:
             )
         elif isinstance(event, OrderCanceled) and event.order_id in self._mirrored:
             self._spawn(mirror.cancel(event.order_id, event.symbol))
+        elif isinstance(event, SettingChanged) and isinstance(
+            event.change, LeverageChanged | MarginModeChanged
+        ):
+            self._spawn(mirror.setting(event.change))
         elif isinstance(event, OrderMirrored | MirrorFailed):
             # The venue has answered: now its books can be compared with ours.
             self._pending.discard(event.order_id)
@@ -285,14 +291,17 @@ class Daemon:
 
     async def _reconcile_loop(self, name: str) -> None:
         mirror = self.mirrors[name]
+        account = self.engine.desks[name].account
+
+        def figures() -> AccountFigures:
+            return account_figures(account)
+
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile_now[name].wait(), self._intervals[name])
             self._reconcile_now[name].clear()
             await asyncio.sleep(0.2)  # let the venue book the fill we just made
-            self._publish(
-                list(await mirror.reconcile(account_figures(self.engine.desks[name].account)))
-            )
+            self._publish(list(await mirror.reconcile(figures)))
 
     async def _load_missing_instruments(self) -> None:
         """Instruments the bundled snapshot lacks (all of Bybit's), from the venue via ccxt."""

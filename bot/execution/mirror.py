@@ -15,6 +15,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt_async
 
+from bot.core.events import LeverageChanged, MarginModeChanged
 from bot.core.figures import AccountFigures
 from bot.core.orders import OrderRequest, OrderType, PriceSource, TimeInForce, fires_on_rise
 from bot.core.values import PositionSlot
@@ -215,6 +216,27 @@ class TestnetMirror:
             time.time_ns(), self.account, order_id, str(answer.get("id")), str(answer.get("status"))
         )
 
+    async def setting(
+        self, change: LeverageChanged | MarginModeChanged
+    ) -> OrderMirrored | MirrorFailed:
+        """Send a leverage or margin-mode change to the venue (ccxt `set_leverage`,
+        `set_margin_mode`)."""
+        if isinstance(change, LeverageChanged):
+            label = f"leverage {change.symbol}"
+        else:
+            label = f"margin mode {change.symbol}"
+        try:
+            symbol = self._symbol(change.symbol)
+            if isinstance(change, LeverageChanged):
+                await self.exchange.set_leverage(int(change.leverage), symbol)
+            else:
+                await self.exchange.set_margin_mode(change.margin_mode.value, symbol)
+        except MarginbotError as exc:
+            return MirrorFailed(time.time_ns(), self.account, label, str(exc))
+        except Exception as exc:
+            return MirrorFailed(time.time_ns(), self.account, label, str(exchange_error(exc)))
+        return OrderMirrored(time.time_ns(), self.account, label, "-", "set")
+
     async def cancel(self, order_id: str, symbol: str) -> OrderMirrored | MirrorFailed:
         try:
             answer = await self.exchange.cancel_order(
@@ -229,9 +251,12 @@ class TestnetMirror:
         )
 
     async def reconcile(
-        self, local: AccountFigures
+        self, figures: Callable[[], AccountFigures]
     ) -> list[Reconciled | ReconciliationDrift | MirrorFailed]:
-        symbols = [self.unified[f.symbol] for f in local.positions if f.symbol in self.unified]
+        """Compare the venue's books with the local ledger as it stands when the venue has
+        answered (not before: the ledger may move while the requests are in flight)."""
+        before = figures()
+        symbols = [self.unified[f.symbol] for f in before.positions if f.symbol in self.unified]
         try:
             positions = await self.exchange.fetch_positions(symbols or None)
             balance = await self.exchange.fetch_balance()
@@ -247,6 +272,7 @@ class TestnetMirror:
                 MirrorFailed(time.time_ns(), self.account, "reconcile", str(exchange_error(exc)))
             ]
         now = time.time_ns()
+        local = figures()
         drifts = compare(
             self.account, local, positions, balance, self.settle, self.tolerance, leverages
         )

@@ -220,17 +220,29 @@ async def test_orders_mirror_to_the_venue_and_reconcile(tmp_path: Path, monkeypa
         await send(
             socket,
             {"cmd": "set_leverage", "account": "demo", "symbol": "BTCUSDT", "leverage": "15"},
-        )  # local only: leverage is not mirrored
+        )  # mirrored: the venue follows
+        await watch.until(lambda e: count("order_mirrored")(e) >= 4)
+        assert venue.account.settings("BTCUSDT").leverage == 15
+        venue.account.set_leverage("BTCUSDT", Decimal(25))  # changed on the venue behind us
         venue.account.wallet_balance += Decimal(50)  # the exchange books something we did not
         daemon._reconcile_now["demo"].set()
-        await watch.until(lambda e: count("reconciliation_drift")(e) >= 2)
+        await watch.until(
+            lambda e: any(
+                d["type"] == "reconciliation_drift"
+                and d["drift"]["field"] == "leverage"
+                and d["drift"]["remote"] == "25"
+                for d in e
+            )
+        )
         drifts = {
             e["drift"]["field"]: e["drift"]
             for e in watch.events()
             if e["type"] == "reconciliation_drift"
         }
         assert set(drifts) == {"leverage", "USDT wallet balance"}
-        assert (drifts["leverage"]["local"], drifts["leverage"]["remote"]) == ("15", "20")
+        assert (drifts["leverage"]["local"], drifts["leverage"]["remote"]) == ("15", "25"), [
+            e for e in watch.events() if e["type"] in ("reconciliation_drift", "setting_changed")
+        ]
 
         sim.rest.clock_offset_ms = 60_000  # the exchange's clock runs a minute ahead
         await command(cmd="place_order", side="buy", type="market", qty="0.01")
