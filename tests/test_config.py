@@ -60,3 +60,22 @@ def test_config_mistakes_name_the_key(tmp_path: Path, text: str, message: str) -
         load_config(path)
     assert message in str(error.value)
     assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["paper.toml", "example-binance-testnet.toml", "example-bybit-testnet.toml"]
+)
+def test_account_configs_load(name: str) -> None:
+    config = load_config(ROOT / "config" / name)
+    assert config.accounts
+
+
+def test_testnet_account_without_credentials_is_refused_at_start(monkeypatch) -> None:
+    import io
+
+    from bot.daemon import Daemon
+
+    monkeypatch.delenv("MARGINBOT_BINANCE_DEMO_API_KEY", raising=False)
+    config = load_config(ROOT / "config/example-binance-testnet.toml")
+    with pytest.raises(ConfigError, match="MARGINBOT_BINANCE_DEMO_API_KEY"):
+        Daemon(config, None, io.StringIO())
