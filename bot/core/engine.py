@@ -33,7 +33,7 @@ from bot.core.engine_events import (
     SettingChanged,
 )
 from bot.core.execution import AccountDesk
-from bot.core.ledger import Account
+from bot.core.ledger import Account, Position
 from bot.core.liquidation import liquidate_all
 from bot.core.market import BookTop, LastPrice, MarketEvent, MarkPrice, Trade
 from bot.core.orders import OrderRequest, OrderType, PriceSource
@@ -174,18 +174,25 @@ class Engine:
             ]
         return events
 
+    def _held(
+        self, command: ClosePosition | SetTakeProfitStopLoss, name: str
+    ) -> Position | CommandRefused:
+        """The position a command acts on, or its refusal."""
+        position = self._desk(command.account).account.position(command.symbol, command.slot)
+        if position is None:
+            return CommandRefused(
+                command.ts,
+                command.account,
+                name,
+                f"no {command.slot} position open on {command.symbol}; open one first",
+            )
+        return position
+
     def _close(self, command: ClosePosition) -> list[EngineEvent]:
         desk = self._desk(command.account)
-        position = desk.account.position(command.symbol, command.slot)
-        if position is None:
-            return [
-                CommandRefused(
-                    command.ts,
-                    desk.name,
-                    "close_position",
-                    f"no {command.slot} position open on {command.symbol}",
-                )
-            ]
+        position = self._held(command, "close_position")
+        if isinstance(position, CommandRefused):
+            return [position]
         side = OrderSide.SELL if position.side is Side.LONG else OrderSide.BUY
         request = OrderRequest(
             command.symbol,
@@ -239,16 +246,9 @@ class Engine:
 
     def _tpsl(self, command: SetTakeProfitStopLoss) -> list[EngineEvent]:
         desk = self._desk(command.account)
-        position = desk.account.position(command.symbol, command.slot)
-        if position is None:
-            return [
-                CommandRefused(
-                    command.ts,
-                    desk.name,
-                    "set_tp_sl",
-                    f"no {command.slot} position open on {command.symbol}; open one first",
-                )
-            ]
+        position = self._held(command, "set_tp_sl")
+        if isinstance(position, CommandRefused):
+            return [position]
         out = desk.cancel_where(
             command.ts,
             "replaced by a new take-profit/stop-loss",
