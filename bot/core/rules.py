@@ -1,0 +1,408 @@
+"""Alert rules (pure, deterministic): market ticks and engine events in, alerts out.
+
+Every rule that watches a level has **hysteresis** (after firing it re-arms only once the
+condition has cleared by a margin: `hysteresis` × its threshold) and a **cooldown** (it never
+fires twice for the same position within `cooldown_s` of exchange time), so a price oscillating
+at a threshold raises one alert per episode.
+
+mark_last_divergence: for a position with a liquidation price, the distance to it by mark and by
+last (|price − LP| / price) and the divergence |mark − last| / mark. It fires when the position
+is within `near_liquidation` of its liquidation price by either price and the divergence is at
+least `divergence`. It is critical when the mark (which liquidates) is the closer of the two:
+the trader watching the last price believes they are safer than they are.
+
+liquidation_risk: the margin ratio (isolated: the position's; cross: the account's) crossing
+`margin_ratio_levels` upward (warning, critical at the top level) and back down (info). A level
+higher than any reported always alerts; the cooldown only silences re-crossing a level already
+reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bot.core.alerts import Alert, Severity, pct
+from bot.core.engine import Engine
+from bot.core.engine_events import (
+    FundingSettled,
+    OrderFilled,
+    OrderRejected,
+    OrderTriggered,
+    PositionLiquidated,
+)
+from bot.core.feed_events import FeedRecovered, FeedStale
+from bot.core.figures import PositionFigures, account_figures
+from bot.core.market import LastPrice, MarkPrice, Trade
+from bot.core.values import ZERO, MarginMode, div, fmt
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    near_liquidation: Decimal = Decimal("0.05")  # within 5 % of the liquidation price
+    divergence: Decimal = Decimal("0.003")  # mark and last 0.3 % apart
+    margin_ratio_levels: tuple[Decimal, ...] = (Decimal("0.5"), Decimal("0.8"), Decimal("0.9"))
+    hysteresis: Decimal = Decimal("0.2")  # clear by 20 % of the threshold to re-arm
+    cooldown_s: int = 60
+    funding_threshold: Decimal = Decimal(1)  # settlement currency
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """Settings by (account, symbol); the most specific wins, `None` matches any."""
+
+    default: RuleSettings = RuleSettings()
+    overrides: Mapping[tuple[str | None, str | None], RuleSettings] = field(default_factory=dict)
+
+    def for_(self, account: str, symbol: str | None) -> RuleSettings:
+        for key in ((account, symbol), (account, None), (None, symbol)):
+            if key in self.overrides:
+                return self.overrides[key]
+        return self.default
+
+
+@dataclass(slots=True)
+class _Latch:
+    armed: bool = True
+    last_fired: int | None = None
+    level: int = -1  # liquidation_risk: index of the highest level crossed now
+    peak: int = -1  # liquidation_risk: highest level reported within the cooldown
+
+
+class AlertRules:
+    def __init__(self, engine: Engine, book: RuleBook | None = None) -> None:
+        self.engine = engine
+        self.book = book or RuleBook()
+        self._latches: dict[tuple[str, ...], _Latch] = {}
+
+    def on_event(self, event: Any) -> list[Alert]:
+        if isinstance(event, MarkPrice | Trade | LastPrice):
+            return self._on_price(event.venue, event.symbol, event.ts_event)
+        return _event_alert(event, self.book)
+
+    # -- price-driven rules ----------------------------------------------------------------------
+
+    def _on_price(self, venue: str, symbol: str, ts: int) -> list[Alert]:
+        prices = self.engine.prices.get(venue, symbol)
+        if prices.mark is None:
+            return []
+        alerts: list[Alert] = []
+        for name, desk in self.engine.desks.items():
+            account = desk.account
+            if account.venue != venue or not account.positions_of(symbol):
+                continue
+            figures = account_figures(account)
+            settings = self.book.for_(name, symbol)
+            for position in figures.positions:
+                if position.symbol != symbol:
+                    continue
+                alerts += self._divergence(
+                    name,
+                    position,
+                    prices.mark,
+                    prices.last,
+                    prices.index,
+                    figures.cross_margin_ratio,
+                    settings,
+                    ts,
+                )
+                alerts += self._risk(name, position, settings, ts)
+        return alerts
+
+    def _latch(self, *key: str) -> _Latch:
+        latch = self._latches.get(key)
+        if latch is None:
+            latch = self._latches[key] = _Latch()
+        return latch
+
+    @staticmethod
+    def _cooled(latch: _Latch, settings: RuleSettings, ts: int) -> bool:
+        return latch.last_fired is None or ts - latch.last_fired >= settings.cooldown_s * NS
+
+    def _divergence(
+        self,
+        account: str,
+        p: PositionFigures,
+        mark: Decimal,
+        last: Decimal | None,
+        index: Decimal | None,
+        cross_ratio: Decimal | None,
+        settings: RuleSettings,
+        ts: int,
+    ) -> list[Alert]:
+        lp = p.liquidation_price
+        if lp is None or lp == ZERO or last is None:
+            return []
+        by_mark = div(abs(mark - lp), mark)
+        by_last = div(abs(last - lp), last)
+        divergence = div(abs(mark - last), mark)
+        nearest = min(by_mark, by_last)
+        latch = self._latch(account, p.symbol, p.slot.value, "divergence")
+        h = settings.hysteresis
+        if not latch.armed:
+            if nearest > settings.near_liquidation * (1 + h) or divergence < settings.divergence * (
+                1 - h
+            ):
+                latch.armed = True
+            return []
+        if nearest > settings.near_liquidation or divergence < settings.divergence:
+            return []
+        if not self._cooled(latch, settings, ts):
+            return []
+        latch.armed, latch.last_fired = False, ts
+        mark_closer = by_mark < by_last
+        severity = Severity.CRITICAL if mark_closer else Severity.WARNING
+        message = (
+            f"{p.symbol} {p.side} ({p.margin_mode}) is {pct(by_mark)} % from liquidation at "
+            f"{fmt(lp)} by the mark but {pct(by_last)} % by the last price: mark {fmt(mark)} "
+            f"and last {fmt(last)} diverge by {pct(divergence)} %"
+            + ("; the mark, which liquidates, is the closer" if mark_closer else "")
+        )
+        return [
+            Alert(
+                "mark_last_divergence",
+                severity,
+                ts,
+                account,
+                p.symbol,
+                message,
+                (
+                    ("side", p.side.value),
+                    ("margin_mode", p.margin_mode.value),
+                    ("mark_price", fmt(mark)),
+                    ("last_price", fmt(last)),
+                    ("index_price", fmt(index) if index is not None else None),
+                    ("liquidation_price", fmt(lp)),
+                    ("distance_mark_pct", pct(by_mark)),
+                    ("distance_last_pct", pct(by_last)),
+                    ("divergence_pct", pct(divergence)),
+                    ("margin_ratio", fmt(p.margin_ratio) if p.margin_ratio is not None else None),
+                    (
+                        "account_margin_ratio",
+                        fmt(cross_ratio)
+                        if p.margin_mode is MarginMode.CROSS and cross_ratio is not None
+                        else None,
+                    ),
+                ),
+            )
+        ]
+
+    def _risk(
+        self, account: str, p: PositionFigures, settings: RuleSettings, ts: int
+    ) -> list[Alert]:
+        ratio = p.margin_ratio
+        if ratio is None:
+            return []
+        levels = settings.margin_ratio_levels
+        latch = self._latch(account, p.symbol, p.slot.value, "risk")
+        crossed = max((i for i, level in enumerate(levels) if ratio >= level), default=-1)
+        if crossed > latch.level:
+            # A higher level than reported is news and always alerts; re-crossing a level
+            # already reported within the cooldown stays silent.
+            cooled = self._cooled(latch, settings, ts)
+            latch.level = crossed
+            if not cooled and crossed <= latch.peak:
+                return []
+            latch.peak = crossed if cooled else max(latch.peak, crossed)
+            latch.last_fired = ts
+            top = crossed == len(levels) - 1
+            return [
+                self._risk_alert(
+                    account,
+                    p,
+                    levels[crossed],
+                    "up",
+                    Severity.CRITICAL if top else Severity.WARNING,
+                    ts,
+                )
+            ]
+        if latch.level >= 0 and ratio < levels[latch.level] * (1 - settings.hysteresis):
+            was = levels[latch.level]
+            latch.level = crossed
+            return [self._risk_alert(account, p, was, "down", Severity.INFO, ts)]
+        return []
+
+    @staticmethod
+    def _risk_alert(
+        account: str,
+        p: PositionFigures,
+        level: Decimal,
+        direction: str,
+        severity: Severity,
+        ts: int,
+    ) -> Alert:
+        ratio = p.margin_ratio or ZERO
+        verb = "rose above" if direction == "up" else "fell back below"
+        message = (
+            f"{p.symbol} {p.side} ({p.margin_mode}) margin ratio {pct(ratio)} % {verb} "
+            f"{pct(level)} %; liquidation at 100 %"
+        )
+        return Alert(
+            "liquidation_risk",
+            severity,
+            ts,
+            account,
+            p.symbol,
+            message,
+            (
+                ("direction", direction),
+                ("level_pct", pct(level)),
+                ("margin_ratio", fmt(ratio)),
+                ("margin_mode", p.margin_mode.value),
+                ("mark_price", fmt(p.mark_price)),
+                ("liquidation_price", fmt(p.liquidation_price) if p.liquidation_price else None),
+            ),
+        )
+
+
+def _liquidated(event: PositionLiquidated, _book: RuleBook) -> list[Alert]:
+    liquidation = event.liquidation
+    gone = ", ".join(f"{p.side} {fmt(p.qty)} {p.symbol}" for p in liquidation.positions)
+    first = liquidation.positions[0]
+    return [
+        Alert(
+            "liquidated",
+            Severity.CRITICAL,
+            event.ts,
+            event.account,
+            first.symbol,
+            f"{liquidation.margin_mode} liquidation of {gone} at mark "
+            f"{fmt(first.mark_price)}: lost {fmt(liquidation.loss)}",
+            (
+                ("margin_mode", liquidation.margin_mode.value),
+                ("mark_price", fmt(first.mark_price)),
+                ("last_price", fmt(event.last_price) if event.last_price else None),
+                (
+                    "liquidation_price",
+                    fmt(first.liquidation_price) if first.liquidation_price else None,
+                ),
+                (
+                    "bankruptcy_price",
+                    fmt(first.bankruptcy_price) if first.bankruptcy_price else None,
+                ),
+                ("loss", fmt(liquidation.loss)),
+                ("clearance_fee", fmt(liquidation.clearance_fee)),
+                ("positions", str(len(liquidation.positions))),
+            ),
+        )
+    ]
+
+
+def _triggered(event: OrderTriggered, _book: RuleBook) -> list[Alert]:
+    if event.role not in ("stop_loss", "take_profit"):
+        return []
+    severity = Severity.WARNING if event.role == "stop_loss" else Severity.INFO
+    return [
+        Alert(
+            f"{event.role}_triggered",
+            severity,
+            event.ts,
+            event.account,
+            event.symbol,
+            f"{event.role.replace('_', '-')} on {event.symbol} triggered: "
+            f"{event.source} {fmt(event.source_price)} reached {fmt(event.trigger_price)}",
+            (
+                ("source", event.source.value),
+                ("trigger_price", fmt(event.trigger_price)),
+                ("source_price", fmt(event.source_price)),
+                ("order_id", event.order_id),
+            ),
+        )
+    ]
+
+
+def _filled(event: OrderFilled, _book: RuleBook) -> list[Alert]:
+    if event.role not in ("stop_loss", "take_profit"):
+        return []
+    fill = event.fill
+    return [
+        Alert(
+            f"{event.role}_filled",
+            Severity.INFO,
+            event.ts,
+            event.account,
+            fill.symbol,
+            f"{event.role.replace('_', '-')} on {fill.symbol} filled {fmt(fill.qty)} at "
+            f"{fmt(fill.price)}, realized {fmt(fill.realized_pnl)}",
+            (
+                ("price", fmt(fill.price)),
+                ("qty", fmt(fill.qty)),
+                ("realized_pnl", fmt(fill.realized_pnl)),
+                ("fee", fmt(fill.fee)),
+                ("order_id", event.order_id),
+            ),
+        )
+    ]
+
+
+def _rejected(event: OrderRejected, _book: RuleBook) -> list[Alert]:
+    return [
+        Alert(
+            "order_rejected",
+            Severity.WARNING,
+            event.ts,
+            event.account,
+            event.symbol,
+            event.reason,
+            (("code", event.code), ("client_id", event.client_id)),
+        )
+    ]
+
+
+def _funding(event: FundingSettled, book: RuleBook) -> list[Alert]:
+    paid = event.funding
+    if abs(paid.amount) < book.for_(event.account, paid.symbol).funding_threshold:
+        return []
+    kind = "funding_paid" if paid.amount < 0 else "funding_received"
+    return [
+        Alert(
+            kind,
+            Severity.INFO,
+            event.ts,
+            event.account,
+            paid.symbol,
+            f"{paid.symbol} funding at rate {fmt(paid.funding_rate)}: {fmt(paid.amount)}",
+            (
+                ("amount", fmt(paid.amount)),
+                ("funding_rate", fmt(paid.funding_rate)),
+                ("mark_price", fmt(paid.mark_price)),
+            ),
+        )
+    ]
+
+
+def _feed(event: FeedStale | FeedRecovered, _book: RuleBook) -> list[Alert]:
+    stale = isinstance(event, FeedStale)
+    seconds = event.silent_s if isinstance(event, FeedStale) else event.outage_s
+    return [
+        Alert(
+            "feed_stale" if stale else "feed_recovered",
+            Severity.WARNING if stale else Severity.INFO,
+            event.ts,
+            None,
+            None,
+            f"{event.venue} feed {'silent for' if stale else 'back after'} {seconds:.1f} s",
+            (("venue", event.venue), ("seconds", f"{seconds:.3f}")),
+        )
+    ]
+
+
+_EVENT_RULES: dict[type, Callable[[Any, RuleBook], list[Alert]]] = {
+    PositionLiquidated: _liquidated,
+    OrderTriggered: _triggered,
+    OrderFilled: _filled,
+    OrderRejected: _rejected,
+    FundingSettled: _funding,
+    FeedStale: _feed,
+    FeedRecovered: _feed,
+}
+
+
+def _event_alert(event: Any, book: RuleBook) -> list[Alert]:
+    """Alerts that follow one engine or feed event each."""
+    rule = _EVENT_RULES.get(type(event))
+    return rule(event, book) if rule is not None else []

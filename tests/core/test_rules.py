@@ -1,0 +1,157 @@
+"""Alert rules: divergence near liquidation at the right tick, hysteresis, cooldown, levels."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.core.alerts import Alert, Severity
+from bot.core.commands import PlaceOrder, SetTakeProfitStopLoss
+from bot.core.engine import Engine
+from bot.core.feed_events import FeedRecovered, FeedStale
+from bot.core.instruments import TierTable
+from bot.core.ledger import Account
+from bot.core.market import MarkPrice, Trade
+from bot.core.orders import OrderRequest, OrderType
+from bot.core.rules import AlertRules, RuleBook, RuleSettings
+from bot.core.values import MarginMode, OrderSide, Venue
+from tests.conftest import NO_FEES, instrument
+
+D = Decimal
+S = 1_000_000_000  # one second in ns
+
+
+def setup(settings: RuleSettings | None = None) -> tuple[Engine, AlertRules]:
+    btc = instrument(tiers=TierTable.single(D("0.004")))
+    account = Account(
+        Venue.BINANCE,
+        {"BTCUSDT": btc},
+        D(2000),
+        fees=NO_FEES,
+        default_margin_mode=MarginMode.ISOLATED,
+        default_leverage=D(10),
+    )
+    engine = Engine({"iso": account})
+    rules = AlertRules(engine, RuleBook(settings or RuleSettings()))
+    feed(engine, rules, 0, "10000", "10000")
+    engine.step(
+        PlaceOrder("iso", OrderRequest("BTCUSDT", OrderSide.BUY, OrderType.MARKET, D(1)), 0)
+    )  # LP 9,036.14
+    return engine, rules
+
+
+def feed(engine: Engine, rules: AlertRules, ts: int, mark: str, last: str) -> list:
+    """One tick: both prices reach the engine, then the price rules look once."""
+    alerts = []
+    trade = Trade("binance", "BTCUSDT", D(last), D("0.001"), None, str(ts), ts, ts)
+    for event in (MarkPrice("binance", "BTCUSDT", D(mark), None, None, None, ts, ts), trade):
+        for result in engine.step(event):
+            alerts += rules.on_event(result)
+    return alerts + rules.on_event(trade)
+
+
+def kinds(alerts: list) -> list[str]:
+    return [a.kind for a in alerts]
+
+
+def run(
+    path: list[tuple[str, str]], settings: RuleSettings | None = None, step_s: int = 1
+) -> list[tuple[int, Alert]]:
+    engine, rules = setup(settings)
+    out = []
+    for tick, (mark, last) in enumerate(path, 1):
+        out += [(tick, a) for a in feed(engine, rules, tick * step_s * S, mark, last)]
+    return out
+
+
+# The mark falls towards the liquidation price (9,036.14) while the last price lags.
+DIVERGING = [
+    ("9800", "9800"),
+    ("9500", "9500"),
+    ("9450", "9500"),
+    ("9400", "9480"),
+    ("9380", "9460"),
+    ("9390", "9470"),
+]
+
+
+def test_divergence_near_liquidation_fires_once_at_the_expected_tick() -> None:
+    fired = [(t, a) for t, a in run(DIVERGING) if a.kind == "mark_last_divergence"]
+    assert [t for t, _ in fired] == [3]  # 9,450 is 4.38 % from the LP; last 0.53 % away
+    alert = fired[0][1]
+    assert alert.severity is Severity.CRITICAL  # the mark, which liquidates, is closer
+    assert alert.detail("liquidation_price").startswith("9036.1445")
+    assert alert.detail("distance_mark_pct") == "4.3794"  # (9450 − 9036.1446) / 9450
+    assert alert.detail("distance_last_pct") == "4.8827"
+    assert alert.detail("divergence_pct") == "0.5291"
+    assert alert.detail("margin_mode") == "isolated"
+    assert "the mark, which liquidates, is the closer" in alert.message
+
+
+def test_the_same_path_without_divergence_raises_no_divergence_alert() -> None:
+    calm = [(mark, mark) for mark, _ in DIVERGING]
+    assert "mark_last_divergence" not in kinds([a for _, a in run(calm)])
+
+
+def test_oscillation_gives_one_alert_per_episode() -> None:
+    # Divergence flickers around the 0.3 % threshold (0.31 %, 0.29 %, ...): hysteresis keeps it
+    # to one alert until it clears below 0.24 %.
+    flicker = [("9450", "9479.3"), ("9450", "9477.4")] * 5
+    fired = [t for t, a in run(flicker) if a.kind == "mark_last_divergence"]
+    assert fired == [1]
+    # It clears (0.1 %) and comes back within the 60 s cooldown: still one alert; after the
+    # cooldown, a new episode alerts again.
+    episodes = [("9450", "9500"), ("9450", "9459.5"), ("9450", "9500")] * 2
+    fired = [t for t, a in run(episodes, step_s=20) if a.kind == "mark_last_divergence"]
+    assert fired == [1, 4]  # tick 3 is 40 s after tick 1: cooled only by tick 4 (60 s)
+
+
+def test_margin_ratio_levels_up_and_back_down() -> None:
+    # Isolated long, margin 1,000: ratio = 0.004·P / (P − 9000).
+    path = [
+        ("9080", "9080"),
+        ("9070", "9070"),
+        ("9060", "9060"),
+        ("9045", "9045"),
+        ("9046", "9046"),
+        ("9044", "9044"),
+        ("9040", "9040"),
+        ("9041", "9041"),
+        ("9100", "9100"),
+    ]
+    risk = [(t, a) for t, a in run(path) if a.kind == "liquidation_risk"]
+    assert [(t, a.detail("direction"), a.detail("level_pct"), a.severity) for t, a in risk] == [
+        (2, "up", "50.0000", Severity.WARNING),  # 51.8 %
+        (4, "up", "80.0000", Severity.WARNING),  # 80.4 %
+        (7, "up", "90.0000", Severity.CRITICAL),  # 90.4 %
+        (9, "down", "90.0000", Severity.INFO),  # 36.4 %: below 90 % × 0.8
+    ]
+
+
+def test_event_alerts() -> None:
+    engine, rules = setup(RuleSettings(funding_threshold=D("0.5")))
+    engine.step(SetTakeProfitStopLoss("iso", "BTCUSDT", 1, stop_loss=D(9500)))
+    alerts = feed(engine, rules, 2 * S, "9490", "9495")
+    assert {"stop_loss_triggered", "stop_loss_filled"} <= set(kinds(alerts))
+    [refused] = [
+        r
+        for r in engine.step(
+            PlaceOrder(
+                "iso", OrderRequest("BTCUSDT", OrderSide.BUY, OrderType.MARKET, D("0.0001")), 3
+            )
+        )
+        if True
+    ]
+    assert kinds(rules.on_event(refused)) == ["order_rejected"]
+    stale = rules.on_event(FeedStale("binance", "binance.1", 15.0, 4))
+    back = rules.on_event(FeedRecovered("binance", "binance.2", 16.2, 5))
+    assert (stale[0].severity, back[0].kind) == (Severity.WARNING, "feed_recovered")
+    assert stale[0].message == "binance feed silent for 15.0 s"
+
+
+def test_liquidated_alert_carries_prices_and_loss() -> None:
+    engine, rules = setup()
+    alerts = feed(engine, rules, S, "9030", "9100")
+    [liquidated] = [a for a in alerts if a.kind == "liquidated"]
+    assert liquidated.severity is Severity.CRITICAL
+    assert (liquidated.detail("mark_price"), liquidated.detail("last_price")) == ("9030", "10000")
+    assert liquidated.detail("loss") == "1000"
