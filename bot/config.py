@@ -78,6 +78,10 @@ class MqttConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     client_id: str = "marginbot"
     username: str | None = None
     password_env: str | None = None  # the password comes from this environment variable
+    tls_ca_file: str | None = None  # TLS when set: the CA that signed the broker's certificate
+    tls_cert_file: str | None = None  # client certificate (optional)
+    tls_key_file: str | None = None
+    keepalive_s: int = 30
 
 
 class StrategyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -88,6 +92,18 @@ class StrategyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     params: dict[str, Any] = {}
 
 
+class AlertsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    near_liquidation: Decimal = Decimal("0.05")
+    divergence: Decimal = Decimal("0.003")
+    margin_ratio_levels: tuple[Decimal, ...] = (Decimal("0.5"), Decimal("0.8"), Decimal("0.9"))
+    hysteresis: Decimal = Decimal("0.2")
+    cooldown_s: int = 60
+    funding_threshold: Decimal = Decimal(1)
+    outbox: str = "logs/outbox.sqlite"
+    outbox_max: int = 100_000
+    position_interval_s: float = 1.0  # retained position state, at most this often
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     feeds: list[FeedConfig]
     sim: SimConfig = SimConfig()
@@ -96,6 +112,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     control: ControlConfig = ControlConfig()
     mqtt: MqttConfig = MqttConfig()
     strategies: list[StrategyConfig] = []
+    alerts: AlertsConfig = AlertsConfig()
 
 
 def config_digest(path: Path) -> str:

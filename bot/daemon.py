@@ -19,10 +19,14 @@ import msgspec
 import structlog
 
 from bot import __version__
+from bot.alerts.outbox import Outbox
+from bot.alerts.payloads import position_payload
+from bot.alerts.publisher import AccountPublisher
 from bot.config import AccountConfig, Config, config_digest
 from bot.control.handler import CommandHandler
 from bot.control.mqtt_commands import serve_commands
 from bot.control.socket_server import ControlServer
+from bot.core.alerts import Alert, Severity
 from bot.core.engine import Engine
 from bot.core.engine_events import (
     CommandRefused,
@@ -39,7 +43,8 @@ from bot.core.events import LeverageChanged, MarginModeChanged
 from bot.core.feed_events import FeedEvent
 from bot.core.figures import AccountFigures, account_figures
 from bot.core.ledger import Account, FeeSchedule
-from bot.core.market import MarketEvent
+from bot.core.market import MarketEvent, MarkPrice
+from bot.core.rules import AlertRules, RuleBook, RuleSettings
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
 from bot.errors import MarginbotError
 from bot.execution.credentials import load_credentials
@@ -202,6 +207,30 @@ class Daemon:
         ]
         self.stop = asyncio.Event()
         self.events_seen = 0
+        self.started_ns = time.time_ns()
+        a = config.alerts
+        self.rules = AlertRules(
+            self.engine,
+            RuleBook(
+                RuleSettings(
+                    near_liquidation=a.near_liquidation,
+                    divergence=a.divergence,
+                    margin_ratio_levels=a.margin_ratio_levels,
+                    hysteresis=a.hysteresis,
+                    cooldown_s=a.cooldown_s,
+                    funding_threshold=a.funding_threshold,
+                )
+            ),
+        )
+        self.outbox = Outbox(Path(a.outbox), a.outbox_max) if config.mqtt.enabled else None
+        self.publishers = {
+            account.name: AccountPublisher(
+                config.mqtt, account.name, self.outbox, self.started_ns, a.position_interval_s
+            )
+            for account in config.accounts
+            if self.outbox is not None
+        }
+        self.alerts_raised = 0
         self.strategies = [
             (
                 s.name,
@@ -234,14 +263,19 @@ class Daemon:
     def _on_market(self, events: list[MarketEvent | FeedEvent]) -> None:
         for event in events:
             if type(event).__name__.startswith("Feed"):
+                self._raise(self.rules.on_event(event))
                 continue
             self._publish(self.engine.step(event))  # type: ignore[arg-type]
+            self._raise(self.rules.on_event(event))
+            if isinstance(event, MarkPrice):
+                self._positions_state(event)
             self._consult(event)
 
     def _publish(self, events: list[Any]) -> None:
         self.events_seen += len(events)
         for event in events:
             self._mirror(event)
+            self._raise(self._alerts_for(event))
             if self.events_out is not None:
                 self.events_out.write(event_line(event))
             line = describe(event)
@@ -249,6 +283,55 @@ class Daemon:
                 self.out.write(line + "\n")
                 self.out.flush()
             self._consult(event)
+
+    def _alerts_for(self, event: object) -> list[Alert]:
+        if isinstance(event, ReconciliationDrift):
+            drift = event.drift
+            return [
+                Alert(
+                    "reconciliation_drift",
+                    Severity.WARNING,
+                    event.ts,
+                    event.account,
+                    drift.symbol,
+                    drift.describe(),
+                    (("field", drift.field), ("local", drift.local), ("exchange", drift.remote)),
+                )
+            ]
+        return self.rules.on_event(event)
+
+    def _raise(self, alerts: list[Alert]) -> None:
+        """Print each alert, and put it in the outbox of its account (or of every account)."""
+        for alert in alerts:
+            self.alerts_raised += 1
+            self.out.write(f"ALERT {alert.severity.value.upper()} {alert.kind}: {alert.message}\n")
+            self.out.flush()
+            targets = (
+                [self.publishers[alert.account]]
+                if alert.account in self.publishers
+                else list(self.publishers.values())
+                if alert.account is None
+                else []
+            )
+            for publisher in targets:
+                publisher.enqueue(alert)
+
+    def _positions_state(self, event: MarkPrice) -> None:
+        if not self.publishers:
+            return
+        last = self.engine.prices.get(event.venue, event.symbol).last
+        for name, desk in self.engine.desks.items():
+            if desk.account.venue != event.venue or not desk.account.positions_of(event.symbol):
+                continue
+            for p in account_figures(desk.account).positions:
+                if p.symbol == event.symbol and name in self.publishers:
+                    self.publishers[name].update_position(
+                        f"{p.symbol}-{p.slot.value}" if p.slot.value != "both" else p.symbol,
+                        position_payload(name, p, last),
+                    )
+
+    def _daemon_alert(self, kind: str, message: str) -> None:
+        self._raise([Alert(kind, Severity.INFO, time.time_ns(), None, None, message)])
 
     def _mirror(self, event: object) -> None:
         """Send a testnet account's orders and cancellations to the venue, in the background."""
@@ -333,6 +416,31 @@ class Daemon:
             finally:
                 await exchange.close()
 
+    async def _flush_alerts(
+        self, publishing: list[asyncio.Task[None]], bound_s: float = 3.0
+    ) -> None:
+        """Give the publishers a bounded time to empty the outbox, then say offline."""
+        if self.outbox is None:
+            return
+        deadline = time.monotonic() + bound_s
+        while (
+            self.outbox.depth()
+            and time.monotonic() < deadline
+            and any(p.stats.connected for p in self.publishers.values())
+        ):
+            await asyncio.sleep(0.05)
+        for task in publishing:
+            task.cancel()
+        await asyncio.gather(*publishing, return_exceptions=True)
+        for publisher in self.publishers.values():
+            await publisher.publish_offline()
+        if self.outbox.depth():
+            self.out.write(
+                f"{self.outbox.depth()} alerts stay in {self.outbox.path}; they are "
+                "delivered at the next start\n"
+            )
+        self.outbox.close()
+
     async def _start_mirrors(self) -> list[asyncio.Task[None]]:
         tasks = []
         for name, mirror in self.mirrors.items():
@@ -371,6 +479,10 @@ class Daemon:
                 loop.add_signal_handler(sig, self.stop.set)
         await self._load_missing_instruments()
         reconcilers = await self._start_mirrors()  # before any command or price can arrive
+        publishing = [
+            asyncio.create_task(p.run(), name=f"mqtt-alerts-{name}")
+            for name, p in self.publishers.items()
+        ]
         socket_path = Path(self.config.control.socket)
         async with ControlServer(socket_path, self.handler.handle):
             tasks = [asyncio.create_task(f.run(), name=f"feed-{f.spec.name}") for f in self.feeds]
@@ -390,12 +502,19 @@ class Daemon:
             )
             self.out.flush()
             log.info("daemon_ready", socket=str(socket_path))
+            self._daemon_alert(
+                "daemon_started",
+                f"marginbot {__version__} started: "
+                f"{', '.join(a.name for a in self.config.accounts) or 'no accounts'}",
+            )
             if ready is not None:
                 ready()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), duration_s)
+            self._daemon_alert("daemon_stopping", f"marginbot {__version__} is stopping")
             for feed in self.feeds:
                 feed.stop()
+            await self._flush_alerts(publishing)
             for task in [*tasks, *reconcilers]:
                 if task.get_name() == "mqtt-commands" or task in reconcilers:
                     task.cancel()

@@ -28,6 +28,7 @@ MARGINBOT = str(Path(sys.executable).with_name("marginbot"))
 def write_config(tmp_path: Path, sim_base: str, mqtt_port: int | None) -> Path:
     mqtt = (
         f'[mqtt]\nport = {mqtt_port}\nprefix = "mb-test"\n'
+        f'[alerts]\noutbox = "{tmp_path / "outbox.sqlite"}"\n'
         if mqtt_port
         else "[mqtt]\nenabled = false\n"
     )

@@ -1,0 +1,1 @@
+"""Alerts leave the machine: payloads, the durable outbox, the MQTT publisher."""
