@@ -98,26 +98,50 @@ def free_port() -> int:
         return port
 
 
+class Broker:
+    """A private Mosquitto on a free loopback port; it can be stopped and started again on the
+    same port, with its persistence, as a restarted production broker would be."""
+
+    def __init__(self, directory: Path, extra: str = "", persistence: bool = False) -> None:
+        self.port = free_port()
+        self.config = directory / f"mosquitto-{self.port}.conf"
+        lines = [f"listener {self.port} 127.0.0.1", extra or "allow_anonymous true"]
+        if os.geteuid() == 0:
+            # Started as root, mosquitto drops to its own user and could not read the test's
+            # private files (passwords, certificates, persistence); keep the test's user.
+            lines.append("user root")
+        if persistence:
+            lines += ["persistence true", f"persistence_location {directory}/"]
+        self.config.write_text("\n".join(lines) + "\n")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [mosquitto_binary(), "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail("mosquitto did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(5)
+            self.process = None
+
+
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[int]:
     """A private Mosquitto broker on a free loopback port, stopped after the test."""
-    port = free_port()
-    config = tmp_path / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    broker = subprocess.Popen(
-        [mosquitto_binary(), "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 5
-    while True:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if time.monotonic() > deadline:
-            broker.kill()
-            pytest.fail("mosquitto did not start")
-        time.sleep(0.02)
-    yield port
-    broker.terminate()
-    broker.wait(5)
+    broker = Broker(tmp_path)
+    broker.start()
+    yield broker.port
+    broker.stop()

@@ -152,11 +152,21 @@ class AccountPublisher:
         )
         self.stats.connected = True
         log.info("mqtt_connected", account=self.account, queued=self.outbox.depth(self.account))
-        async with asyncio.TaskGroup() as group:
-            # Reading the (empty) message stream makes a dead broker raise at once, instead of
-            # at the next publish's timeout.
-            group.create_task(self._read(client))
-            group.create_task(self._drain(client))
+        # Reading the (empty) message stream makes a dead broker raise at once, instead of at
+        # the next publish's timeout. Whichever task ends first ends the session with its own
+        # error (not wrapped in an ExceptionGroup), so `run` reconnects.
+        tasks = [asyncio.create_task(self._read(client)), asyncio.create_task(self._drain(client))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            error = task.exception()
+            if error is not None:
+                raise error
+        raise aiomqtt.MqttError("the broker closed the connection")
 
     @staticmethod
     async def _read(client: aiomqtt.Client) -> None:
