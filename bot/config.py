@@ -92,6 +92,19 @@ class StrategyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     params: dict[str, Any] = {}
 
 
+class AlertOverride(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Rule settings for one account and/or symbol; unset keys keep the [alerts] values."""
+
+    account: str | None = None
+    symbol: str | None = None
+    near_liquidation: Decimal | None = None
+    divergence: Decimal | None = None
+    margin_ratio_levels: tuple[Decimal, ...] | None = None
+    hysteresis: Decimal | None = None
+    cooldown_s: int | None = None
+    funding_threshold: Decimal | None = None
+
+
 class AlertsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     near_liquidation: Decimal = Decimal("0.05")
     divergence: Decimal = Decimal("0.003")
@@ -102,6 +115,7 @@ class AlertsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     outbox: str = "logs/outbox.sqlite"
     outbox_max: int = 100_000
     position_interval_s: float = 1.0  # retained position state, at most this often
+    overrides: list[AlertOverride] = []
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -12,6 +12,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -22,7 +23,7 @@ from bot import __version__
 from bot.alerts.outbox import Outbox
 from bot.alerts.payloads import position_payload
 from bot.alerts.publisher import AccountPublisher
-from bot.config import AccountConfig, Config, config_digest
+from bot.config import AccountConfig, AlertsConfig, Config, config_digest
 from bot.control.handler import CommandHandler
 from bot.control.mqtt_commands import serve_commands
 from bot.control.socket_server import ControlServer
@@ -76,6 +77,27 @@ def build_account(config: AccountConfig) -> Account:
         default_leverage=config.leverage,
         default_margin_mode=MarginMode(config.margin_mode),
     )
+
+
+def rule_book(alerts: AlertsConfig) -> RuleBook:
+    """The alert rules' settings: [alerts] as the default, overrides by account and symbol."""
+    default = RuleSettings(
+        near_liquidation=alerts.near_liquidation,
+        divergence=alerts.divergence,
+        margin_ratio_levels=alerts.margin_ratio_levels,
+        hysteresis=alerts.hysteresis,
+        cooldown_s=alerts.cooldown_s,
+        funding_threshold=alerts.funding_threshold,
+    )
+    overrides = {}
+    for override in alerts.overrides:
+        changes = {
+            k: v
+            for k, v in msgspec.structs.asdict(override).items()
+            if k not in ("account", "symbol") and v is not None
+        }
+        overrides[(override.account, override.symbol)] = replace(default, **changes)
+    return RuleBook(default, overrides)
 
 
 def build_engine(config: Config) -> Engine:
@@ -209,19 +231,7 @@ class Daemon:
         self.events_seen = 0
         self.started_ns = time.time_ns()
         a = config.alerts
-        self.rules = AlertRules(
-            self.engine,
-            RuleBook(
-                RuleSettings(
-                    near_liquidation=a.near_liquidation,
-                    divergence=a.divergence,
-                    margin_ratio_levels=a.margin_ratio_levels,
-                    hysteresis=a.hysteresis,
-                    cooldown_s=a.cooldown_s,
-                    funding_threshold=a.funding_threshold,
-                )
-            ),
-        )
+        self.rules = AlertRules(self.engine, rule_book(a))
         self.outbox = Outbox(Path(a.outbox), a.outbox_max) if config.mqtt.enabled else None
         self.publishers = {
             account.name: AccountPublisher(
@@ -301,20 +311,20 @@ class Daemon:
         return self.rules.on_event(event)
 
     def _raise(self, alerts: list[Alert]) -> None:
-        """Print each alert, and put it in the outbox of its account (or of every account)."""
+        """Put each alert in the outbox of its account (or of every account), then print it:
+        an alert on the terminal is already safe on disk."""
         for alert in alerts:
             self.alerts_raised += 1
-            self.out.write(f"ALERT {alert.severity.value.upper()} {alert.kind}: {alert.message}\n")
-            self.out.flush()
-            targets = (
-                [self.publishers[alert.account]]
-                if alert.account in self.publishers
-                else list(self.publishers.values())
-                if alert.account is None
-                else []
-            )
+            if alert.account is None:
+                targets = list(self.publishers.values())
+            else:
+                targets = (
+                    [self.publishers[alert.account]] if alert.account in self.publishers else []
+                )
             for publisher in targets:
                 publisher.enqueue(alert)
+            self.out.write(f"ALERT {alert.severity.value.upper()} {alert.kind}: {alert.message}\n")
+            self.out.flush()
 
     def _positions_state(self, event: MarkPrice) -> None:
         if not self.publishers:

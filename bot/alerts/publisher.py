@@ -93,12 +93,15 @@ class AccountPublisher:
 
     def enqueue(self, alert: Alert) -> None:
         payload = alert_payload(alert)
-        self.outbox.add(
-            self.account,
-            payload["id"],
-            alert_topic(self.config.prefix, alert).replace("/_/", f"/{self.account}/"),
-            orjson.dumps(payload),
-        )
+        topic = alert_topic(self.config.prefix, alert).replace("/_/", f"/{self.account}/")
+        if not self.outbox.add(self.account, payload["id"], topic, orjson.dumps(payload)):
+            log.warning(
+                "outbox_full",
+                account=self.account,
+                bound=self.outbox.max_rows,
+                dropped_total=self.outbox.dropped,
+                hint="the broker has been unreachable for long; oldest alerts dropped",
+            )
         self._wake.set()
 
     def update_position(self, symbol: str, payload: dict[str, Any]) -> None:

@@ -144,6 +144,30 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(Daemon(config, args.config, sys.stdout, events_out).run(args.duration))
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    from bot.cli.alerts_view import AlertsOptions, main_alerts, password_from
+    from bot.config import MqttConfig, load_config
+
+    mqtt = load_config(args.config).mqtt if args.config else MqttConfig()
+    host, port = mqtt.host, mqtt.port
+    if args.broker:
+        host, _, port_text = args.broker.rpartition(":")
+        if not host or not port_text.isdigit():
+            raise InputError(f"--broker {args.broker!r}: expected HOST:PORT, e.g. 127.0.0.1:1883")
+        port = int(port_text)
+    return main_alerts(
+        AlertsOptions(
+            host,
+            port,
+            args.prefix or mqtt.prefix,
+            mqtt.username,
+            password_from(mqtt.password_env),
+            args.json,
+            args.duration,
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marginbot",
@@ -213,6 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="append every engine event (fills, triggers, ...) as JSON Lines",
     )
     run.set_defaults(handler=_run)
+
+    alerts = commands.add_parser("alerts", help="follow the alerts on the MQTT broker")
+    alerts.add_argument("--config", type=Path, metavar="FILE", help="broker settings from here")
+    alerts.add_argument("--broker", metavar="HOST:PORT", help="default 127.0.0.1:1883")
+    alerts.add_argument("--prefix", help="topic prefix (default marginbot)")
+    alerts.add_argument("--json", action="store_true", help="print the raw payloads")
+    alerts.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    alerts.set_defaults(handler=_alerts)
 
     from bot.cli.control import add_parsers
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from pathlib import Path
 
 import aiomqtt
@@ -90,3 +91,74 @@ async def test_crash_alerts_arrive_over_mqtt(tmp_path: Path, mosquitto: int) -> 
     assert statuses[0] == "online"
     assert statuses[-1] == "offline"  # said on the graceful stop
     assert "ALERT CRITICAL mark_last_divergence" in out.getvalue()
+
+
+def test_daemon_killed_with_pending_alerts_delivers_them_after_restart(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.cli.test_daemon_cli import read_until
+    from tests.conftest import Broker
+
+    marginbot = str(Path(sys.executable).with_name("marginbot"))
+    broker = Broker(tmp_path)  # not started yet: the first daemon queues
+    sim = subprocess.Popen(
+        [marginbot, "sim", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        base = read_until(sim, "simulator on", 10)[-1].split()[-1].replace("http://", "ws://")
+        config = tmp_path / "kill.toml"
+        config.write_text(
+            f'[sim]\nbase_url = "{base}"\n'
+            '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
+            '[[accounts]]\nname = "iso"\nvenue = "binance"\nwallet_balance = "2000"\n'
+            f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nport = {broker.port}\n'
+            f'[alerts]\noutbox = "{tmp_path / "outbox.sqlite"}"\n[recording]\nenabled = false\n'
+        )
+        first = subprocess.Popen(
+            [marginbot, "run", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        read_until(first, "ALERT INFO daemon_started", 15)  # printed once it is in the outbox
+        first.send_signal(signal.SIGKILL)  # ... where it is still pending
+        first.wait(5)
+        broker.start()
+        follower = subprocess.Popen(
+            [
+                marginbot,
+                "alerts",
+                "--broker",
+                f"127.0.0.1:{broker.port}",
+                "--json",
+                "--duration",
+                "8",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        time.sleep(1.0)
+        second = subprocess.run(
+            [marginbot, "run", "--config", str(config), "--duration", "2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 0, second.stderr
+        output = follower.communicate(timeout=30)[0]
+    finally:
+        sim.terminate()
+        sim.wait(10)
+        broker.stop()
+    payloads = [json.loads(line) for line in output.splitlines() if line.strip()]
+    started = [p for p in payloads if p.get("kind") == "daemon_started"]
+    assert len(started) == 2  # the killed daemon's, delivered by the restarted one, and its own
+    assert started[0]["ts_local"] < started[1]["ts_local"]
+    assert [p["kind"] for p in payloads if "kind" in p][-1] == "daemon_stopping"

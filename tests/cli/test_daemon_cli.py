@@ -6,7 +6,8 @@ and see the stop fire in a scripted crash while the last price still lags above 
 
 from __future__ import annotations
 
-import selectors
+import os
+import select
 import subprocess
 import sys
 import time
@@ -18,19 +19,34 @@ MARGINBOT = str(Path(sys.executable).with_name("marginbot"))
 
 
 def read_until(process: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
+    """Lines of the process's output up to the one containing `needle`.
+
+    Reads the pipe itself (not through Python's buffer, which `select` cannot see) and keeps
+    what follows the needle for the next call.
+    """
     assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    fd = process.stdout.fileno()
+    pending: str = getattr(process, "_pending_output", "")
     lines: list[str] = []
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if selector.select(timeout=0.2):
-            line = process.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
+    while True:
+        while "\n" in pending:
+            line, pending = pending.split("\n", 1)
+            lines.append(line + "\n")
             if needle in line:
+                process._pending_output = pending  # type: ignore[attr-defined]
                 return lines
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        if not select.select([fd], [], [], min(remaining, 0.2))[0]:
+            if process.poll() is not None:
+                break
+            continue
+        chunk = os.read(fd, 65536).decode()
+        if not chunk:
+            break
+        pending += chunk
     raise AssertionError(f"{needle!r} not seen; got {lines}")
 
 

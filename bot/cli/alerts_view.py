@@ -1,0 +1,82 @@
+"""`marginbot alerts`: follow the alerts on the broker, as a trader at a terminal would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import aiomqtt
+import orjson
+
+SEVERITY_MARK = {"critical": "!!", "warning": "! ", "info": "  "}
+
+
+@dataclass
+class AlertsOptions:
+    host: str
+    port: int
+    prefix: str
+    username: str | None
+    password: str | None
+    as_json: bool
+    duration_s: float | None
+
+
+def line(topic: str, payload: dict[str, Any]) -> str:
+    if topic.endswith("/status"):
+        return (
+            f"   {payload.get('local_time', '')[11:19]:<8}  {topic.split('/')[-2]:<12} "
+            f"status {payload.get('state')}"
+        )
+    severity = str(payload.get("severity", "info"))
+    when = str(payload.get("exchange_time") or payload.get("local_time") or "")[11:19]
+    return (
+        f"{SEVERITY_MARK.get(severity, '  ')} {when:<8}  {payload.get('account') or '-':<12} "
+        f"{payload.get('kind', '?'):<22} {payload.get('message', '')}"
+    )
+
+
+async def follow(options: AlertsOptions, out: TextIO) -> int:
+    topics = [f"{options.prefix}/+/alert/#", f"{options.prefix}/+/status"]
+    try:
+        async with aiomqtt.Client(
+            options.host,
+            options.port,
+            username=options.username,
+            password=options.password,
+            timeout=10,
+        ) as client:
+            for topic in topics:
+                await client.subscribe(topic, qos=1)
+            if not options.as_json:
+                out.write(
+                    f"following {options.prefix} alerts on {options.host}:{options.port} "
+                    "(Ctrl-C to stop)\n"
+                )
+                out.flush()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(options.duration_s):
+                    async for message in client.messages:
+                        raw = message.payload
+                        text = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
+                        if options.as_json:
+                            out.write(text + "\n")
+                        else:
+                            out.write(line(str(message.topic), orjson.loads(text)) + "\n")
+                        out.flush()
+    except aiomqtt.MqttError as exc:
+        sys.stderr.write(f"marginbot alerts: cannot follow {options.host}:{options.port}: {exc}\n")
+        return 2
+    return 0
+
+
+def main_alerts(options: AlertsOptions) -> int:
+    return asyncio.run(follow(options, sys.stdout))
+
+
+def password_from(env: str | None) -> str | None:
+    return os.environ.get(env) if env else None
