@@ -82,6 +82,13 @@ class AlertRules:
     def on_event(self, event: Any) -> list[Alert]:
         if isinstance(event, MarkPrice | Trade | LastPrice):
             return self._on_price(event.venue, event.symbol, event.ts_event)
+        if isinstance(event, FeedStale | FeedRecovered):
+            # One stale alert per outage, however many reconnects it takes; recovery re-arms.
+            latch = self._latch(event.venue, "feed")
+            stale = isinstance(event, FeedStale)
+            if stale == (not latch.armed):
+                return []
+            latch.armed = not stale
         return _event_alert(event, self.book)
 
     # -- price-driven rules ----------------------------------------------------------------------

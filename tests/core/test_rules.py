@@ -143,7 +143,9 @@ def test_event_alerts() -> None:
     ]
     assert kinds(rules.on_event(refused)) == ["order_rejected"]
     stale = rules.on_event(FeedStale("binance", "binance.1", 15.0, 4))
-    back = rules.on_event(FeedRecovered("binance", "binance.2", 16.2, 5))
+    assert rules.on_event(FeedStale("binance", "binance.2", 15.0, 5)) == []  # same outage
+    back = rules.on_event(FeedRecovered("binance", "binance.3", 31.2, 6))
+    assert rules.on_event(FeedRecovered("binance", "binance.3", 0.5, 7)) == []
     assert (stale[0].severity, back[0].kind) == (Severity.WARNING, "feed_recovered")
     assert stale[0].message == "binance feed silent for 15.0 s"
 
