@@ -62,6 +62,7 @@ test: lint typecheck unit
 bench: $(VENV)/.synced
 	$(BIN)/python -m bench.replay
 	$(BIN)/python -m bench.triggers
+	$(BIN)/python -m bench.alert_delivery
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .hypothesis

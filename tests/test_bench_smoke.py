@@ -9,7 +9,7 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["bench.triggers", "bench.replay"])
+@pytest.mark.parametrize("module", ["bench.triggers", "bench.replay", "bench.alert_delivery"])
 def test_benchmark_prints_its_figures(module: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", module, "--quick"],
