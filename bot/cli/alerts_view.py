@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 import aiomqtt
 import orjson
+from rich.live import Live
+from rich.table import Table
 
 SEVERITY_MARK = {"critical": "!!", "warning": "! ", "info": "  "}
 
@@ -40,6 +43,45 @@ def line(topic: str, payload: dict[str, Any]) -> str:
     )
 
 
+class LiveTable:
+    """The most recent alerts as a table that redraws in place (rich), newest at the bottom."""
+
+    STYLES: ClassVar[dict[str, str]] = {"critical": "bold red", "warning": "yellow", "info": "dim"}
+
+    def __init__(self, rows: int = 25) -> None:
+        self.rows: list[tuple[str, str, str, str, str]] = []
+        self.limit = rows
+        self.live = Live(self.render(), auto_refresh=False)
+
+    def add(self, topic: str, payload: dict[str, Any]) -> None:
+        if topic.endswith("/status"):
+            row = (
+                "info",
+                str(payload.get("local_time", ""))[11:19],
+                topic.split("/")[-2],
+                "status",
+                str(payload.get("state")),
+            )
+        else:
+            row = (
+                str(payload.get("severity", "info")),
+                str(payload.get("exchange_time") or payload.get("local_time") or "")[11:19],
+                str(payload.get("account") or "-"),
+                str(payload.get("kind", "?")),
+                str(payload.get("message", "")),
+            )
+        self.rows = [*self.rows, row][-self.limit :]
+        self.live.update(self.render(), refresh=True)
+
+    def render(self) -> Table:
+        table = Table(title="marginbot alerts", expand=True)
+        for column, width in (("time", 8), ("account", 12), ("kind", 22), ("message", None)):
+            table.add_column(column, width=width, overflow="fold")
+        for severity, *cells in self.rows:
+            table.add_row(*cells, style=self.STYLES.get(severity, ""))
+        return table
+
+
 async def follow(options: AlertsOptions, out: TextIO) -> int:
     topics = [f"{options.prefix}/+/alert/#", f"{options.prefix}/+/status"]
     try:
@@ -58,13 +100,16 @@ async def follow(options: AlertsOptions, out: TextIO) -> int:
                     "(Ctrl-C to stop)\n"
                 )
                 out.flush()
-            with contextlib.suppress(TimeoutError):
+            table = LiveTable() if out.isatty() and not options.as_json else None
+            with contextlib.suppress(TimeoutError), table.live if table else nullcontext():
                 async with asyncio.timeout(options.duration_s):
                     async for message in client.messages:
                         raw = message.payload
                         text = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
                         if options.as_json:
                             out.write(text + "\n")
+                        elif table is not None:
+                            table.add(str(message.topic), orjson.loads(text))
                         else:
                             out.write(line(str(message.topic), orjson.loads(text)) + "\n")
                         out.flush()
