@@ -10,7 +10,8 @@
     at = 120
     price = "8500"
     [[last]]
-    ...
+    at = 0
+    price = "10000"
 
 Between keyframes the price moves linearly; after the last keyframe it holds. Prices are rounded
 to `price_step`.
