@@ -30,14 +30,9 @@ from bot.control.socket_server import ControlServer
 from bot.core.alerts import Alert, Severity
 from bot.core.engine import Engine
 from bot.core.engine_events import (
-    CommandRefused,
-    FundingSettled,
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
-    OrderRejected,
-    OrderTriggered,
-    PositionLiquidated,
     SettingChanged,
 )
 from bot.core.events import LeverageChanged, MarginModeChanged
@@ -59,6 +54,7 @@ from bot.session.events_out import event_line
 from bot.session.format import SessionHeader
 from bot.session.io import RotatingRecorder
 from bot.strategy import MarketView, load_strategy
+from bot.terminal import describe
 from bot.venues.spec import SPECS
 
 log = structlog.get_logger("marginbot.daemon")
@@ -102,86 +98,6 @@ def rule_book(alerts: AlertsConfig) -> RuleBook:
 
 def build_engine(config: Config) -> Engine:
     return Engine({a.name: build_account(a) for a in config.accounts})
-
-
-def _filled(event: OrderFilled) -> str:
-    f = event.fill
-    pnl = f" pnl {fmt(f.realized_pnl)}" if f.realized_pnl else ""
-    return (
-        f"[{event.account}] filled {event.role} {f.side} {fmt(f.qty)} {f.symbol} at "
-        f"{fmt(f.price)} fee {fmt(f.fee)}{pnl} → wallet {fmt(f.wallet_balance)}"
-    )
-
-
-def _triggered(event: OrderTriggered) -> str:
-    return (
-        f"[{event.account}] {event.role} triggered: {event.source} "
-        f"{fmt(event.source_price)} crossed {fmt(event.trigger_price)}"
-    )
-
-
-def _liquidated(event: PositionLiquidated) -> str:
-    liquidation = event.liquidation
-    gone = ", ".join(
-        f"{p.side} {fmt(p.qty)} {p.symbol} (mark {fmt(p.mark_price)}, liq "
-        f"{fmt(p.liquidation_price) if p.liquidation_price else '--'})"
-        for p in liquidation.positions
-    )
-    last = fmt(event.last_price) if event.last_price is not None else "--"
-    return (
-        f"[{event.account}] LIQUIDATED {liquidation.margin_mode}: {gone}; last {last}; "
-        f"lost {fmt(liquidation.loss)}, wallet now {fmt(liquidation.wallet_balance_after)}"
-    )
-
-
-def _refused(event: OrderRejected | CommandRefused) -> str:
-    return f"[{event.account}] refused: {event.reason}"
-
-
-def _canceled(event: OrderCanceled) -> str:
-    return f"[{event.account}] canceled {event.order_id}: {event.reason}"
-
-
-def _funding(event: FundingSettled) -> str:
-    paid = event.funding
-    return (
-        f"[{event.account}] funding {paid.symbol} rate {fmt(paid.funding_rate)}: {fmt(paid.amount)}"
-    )
-
-
-def _mirrored(event: OrderMirrored) -> str:
-    return (
-        f"[{event.account}] testnet: {event.order_id} is venue order "
-        f"{event.venue_order_id} ({event.venue_status})"
-    )
-
-
-def _mirror_failed(event: MirrorFailed) -> str:
-    return f"[{event.account}] testnet refused {event.order_id}: {event.reason}"
-
-
-def _drift(event: ReconciliationDrift) -> str:
-    return f"DRIFT {event.drift.describe()}"
-
-
-_DESCRIBE: dict[type, Callable[[Any], str]] = {
-    OrderMirrored: _mirrored,
-    MirrorFailed: _mirror_failed,
-    ReconciliationDrift: _drift,
-    OrderFilled: _filled,
-    OrderTriggered: _triggered,
-    PositionLiquidated: _liquidated,
-    OrderRejected: _refused,
-    CommandRefused: _refused,
-    OrderCanceled: _canceled,
-    FundingSettled: _funding,
-}
-
-
-def describe(event: object) -> str | None:
-    """One line for the terminal about the events a trader wants to see as they happen."""
-    formatter = _DESCRIBE.get(type(event))
-    return formatter(event) if formatter is not None else None
 
 
 class Daemon:
