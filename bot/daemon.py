@@ -21,7 +21,7 @@ import structlog
 
 from bot import __version__
 from bot.alerts.outbox import Outbox
-from bot.alerts.payloads import position_payload
+from bot.alerts.payloads import alert_payload, position_payload
 from bot.alerts.publisher import AccountPublisher
 from bot.config import AccountConfig, AlertsConfig, Config, config_digest
 from bot.control.handler import CommandHandler
@@ -237,8 +237,9 @@ class Daemon:
                 targets = (
                     [self.publishers[alert.account]] if alert.account in self.publishers else []
                 )
+            payload = alert_payload(alert)  # one id for every copy of the alert
             for publisher in targets:
-                publisher.enqueue(alert)
+                publisher.enqueue(alert, payload)
             self.out.write(f"ALERT {alert.severity.value.upper()} {alert.kind}: {alert.message}\n")
             self.out.flush()
 

@@ -91,8 +91,10 @@ class AccountPublisher:
     def status_topic(self) -> str:
         return f"{self.config.prefix}/{self.account}/status"
 
-    def enqueue(self, alert: Alert) -> None:
-        payload = alert_payload(alert)
+    def enqueue(self, alert: Alert, payload: dict[str, Any] | None = None) -> None:
+        """Queue an alert. Pass the same `payload` to every account's publisher for an alert
+        without an account, so each copy carries the same id and consumers can drop repeats."""
+        payload = payload or alert_payload(alert)
         topic = alert_topic(self.config.prefix, alert).replace("/_/", f"/{self.account}/")
         if not self.outbox.add(self.account, payload["id"], topic, orjson.dumps(payload)):
             log.warning(

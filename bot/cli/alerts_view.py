@@ -103,9 +103,15 @@ async def follow(options: AlertsOptions, out: TextIO) -> int:
             table = LiveTable() if out.isatty() and not options.as_json else None
             with contextlib.suppress(TimeoutError), table.live if table else nullcontext():
                 async with asyncio.timeout(options.duration_s):
+                    seen: set[str] = set()
                     async for message in client.messages:
                         raw = message.payload
                         text = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
+                        alert_id = orjson.loads(text).get("id")
+                        if alert_id is not None and alert_id in seen:
+                            continue  # the same alert on another account's topic
+                        if alert_id is not None:
+                            seen.add(alert_id)
                         if options.as_json:
                             out.write(text + "\n")
                         elif table is not None:

@@ -160,5 +160,26 @@ def test_daemon_killed_with_pending_alerts_delivers_them_after_restart(tmp_path:
     payloads = [json.loads(line) for line in output.splitlines() if line.strip()]
     started = [p for p in payloads if p.get("kind") == "daemon_started"]
     assert len(started) == 2  # the killed daemon's, delivered by the restarted one, and its own
+    assert started[0]["id"] != started[1]["id"]
     assert started[0]["ts_local"] < started[1]["ts_local"]
     assert [p["kind"] for p in payloads if "kind" in p][-1] == "daemon_stopping"
+
+
+def test_an_alert_without_account_has_one_id_on_every_account_topic(tmp_path: Path) -> None:
+    path = tmp_path / "two.toml"
+    path.write_text(
+        '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
+        '[[accounts]]\nname = "iso"\nvenue = "binance"\nwallet_balance = "1"\n'
+        '[[accounts]]\nname = "cross"\nvenue = "binance"\nwallet_balance = "1"\n'
+        f'[alerts]\noutbox = "{tmp_path / "outbox.sqlite"}"\n[recording]\nenabled = false\n'
+    )
+    daemon = Daemon(load_config(path), path, io.StringIO())
+    daemon._daemon_alert("daemon_started", "marginbot started")
+    assert daemon.outbox is not None
+    [iso] = daemon.outbox.pending("iso")
+    [cross] = daemon.outbox.pending("cross")
+    assert (iso.topic, cross.topic) == (
+        "marginbot/iso/alert/daemon_started",
+        "marginbot/cross/alert/daemon_started",
+    )
+    assert orjson.loads(iso.payload)["id"] == orjson.loads(cross.payload)["id"]

@@ -29,6 +29,13 @@ SCHEMAS = {
 }
 
 
+async def stopped(*tasks: asyncio.Task[None]) -> None:
+    """Cancel and await: a cancelled client must be gone before its broker stops."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def alert(number: int) -> Alert:
     return Alert(
         "mark_last_divergence",
@@ -99,8 +106,7 @@ async def test_alerts_and_status_arrive_valid_against_their_schemas(tmp_path, mo
     for n in range(5):
         pub.enqueue(alert(n))
     await subscriber.until(5)
-    running.cancel()
-    listening.cancel()
+    await stopped(running, listening)
     alerts = subscriber.alerts()
     assert [a["details"]["number"] for a in alerts] == ["0", "1", "2", "3", "4"]
     for payload in alerts:
@@ -135,8 +141,7 @@ async def test_broker_restart_loses_nothing_and_keeps_order(tmp_path) -> None:
         broker.start()
         await subscriber.until(produced, timeout=40)
     finally:
-        running.cancel()
-        listening.cancel()
+        await stopped(running, listening)
         broker.stop()
     numbers = [int(a["details"]["number"]) for a in subscriber.alerts()]
     unique = list(dict.fromkeys(numbers))
@@ -185,8 +190,7 @@ async def test_a_killed_process_pending_alerts_are_delivered_on_restart(
     )
     running = asyncio.create_task(restarted.run())
     await subscriber.until(6)
-    running.cancel()
-    listening.cancel()
+    await stopped(running, listening)
     assert [a["details"]["number"] for a in subscriber.alerts()] == [str(n) for n in range(6)]
 
 
@@ -212,7 +216,7 @@ async def test_wrong_password_and_unreachable_broker_queue_with_a_clear_error(tm
         assert "wrong" not in wrong.stats.last_error  # the password never appears
         assert not running.done()  # it keeps trying; the daemon keeps running
         assert wrong.outbox.depth() == 1  # the alert waits
-        running.cancel()
+        await stopped(running)
     finally:
         broker.stop()
         os.environ.pop("MB_TEST_MQTT_PASSWORD", None)
@@ -226,7 +230,7 @@ async def test_wrong_password_and_unreachable_broker_queue_with_a_clear_error(tm
             await asyncio.sleep(0.05)
     assert not task.done()
     assert unreachable.outbox.depth() == 1
-    task.cancel()
+    await stopped(task)
 
 
 async def test_tls_with_a_test_ca(tmp_path) -> None:
@@ -253,6 +257,6 @@ async def test_tls_with_a_test_ca(tmp_path) -> None:
             while pub.stats.published < 1:
                 await asyncio.sleep(0.05)
         assert pub.stats.connected
-        running.cancel()
+        await stopped(running)
     finally:
         broker.stop()
