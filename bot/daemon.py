@@ -20,6 +20,7 @@ import msgspec
 import structlog
 
 from bot import __version__
+from bot.aio import wait_event
 from bot.alerts.outbox import Outbox
 from bot.alerts.payloads import alert_payload, position_payload
 from bot.alerts.publisher import AccountPublisher
@@ -307,8 +308,7 @@ class Daemon:
             return account_figures(account)
 
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reconcile_now[name].wait(), self._intervals[name])
+            await wait_event(self._reconcile_now[name], self._intervals[name])
             self._reconcile_now[name].clear()
             await asyncio.sleep(0.2)  # let the venue book the fill we just made
             self._publish(list(await mirror.reconcile(figures)))
@@ -436,8 +436,7 @@ class Daemon:
             )
             if ready is not None:
                 ready()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), duration_s)
+            await wait_event(self.stop, duration_s)
             self._daemon_alert("daemon_stopping", f"marginbot {__version__} is stopping")
             for feed in self.feeds:
                 feed.stop()
@@ -445,7 +444,11 @@ class Daemon:
             for task in [*tasks, *reconcilers]:
                 if task.get_name() == "mqtt-commands" or task in reconcilers:
                     task.cancel()
-            await asyncio.gather(*tasks, *reconcilers, *self._background, return_exceptions=True)
+            # Bounded: a task that does not stop within 5 s is left behind, not waited for.
+            remaining = [*tasks, *reconcilers, *self._background]
+            _, stuck = await asyncio.wait(remaining, timeout=5) if remaining else (set(), set())
+            for task in stuck:
+                log.warning("task_did_not_stop", task=task.get_name())
             for mirror in self.mirrors.values():
                 await mirror.close()
         if self.events_out is not None:

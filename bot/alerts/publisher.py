@@ -23,6 +23,7 @@ import aiomqtt
 import orjson
 import structlog
 
+from bot.aio import wait_event
 from bot.alerts.outbox import Outbox
 from bot.alerts.payloads import alert_payload, alert_topic, offline_payload, status_payload
 from bot.config import MqttConfig
@@ -190,8 +191,7 @@ class AccountPublisher:
             await self._send_state(client)
             if self.outbox.depth(self.account):
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.position_interval_s)
+            await wait_event(self._wake, self.position_interval_s)
 
     async def _send_state(self, client: aiomqtt.Client) -> None:
         now = time.monotonic()

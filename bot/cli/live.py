@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import __version__
+from bot.aio import wait_event
 from bot.core.feed_events import FeedEvent
 from bot.core.market import MarketEvent
 from bot.core.prices import PriceBoard
@@ -162,8 +163,7 @@ async def run_watch(options: WatchOptions, out: TextIO) -> int:
     started = time.monotonic()
     try:
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), options.interval_s)
+            await wait_event(stop, options.interval_s)
             for client, feed in zip(clients, options.feeds, strict=True):
                 _print_rows(out, board, client, feed, health[feed.venue])
             out.flush()

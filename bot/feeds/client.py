@@ -30,6 +30,7 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from bot.aio import wait_event
 from bot.core.feed_events import (
     FeedBackoff,
     FeedConnected,
@@ -175,8 +176,7 @@ class FeedClient:
                     rate_limited=rate_limited,
                     reason=reason,
                 )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+                await wait_event(self._stopping, delay)
 
     # -- one connection ----------------------------------------------------------------------
 
