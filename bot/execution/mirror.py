@@ -240,7 +240,7 @@ class TestnetMirror:
     async def cancel(self, order_id: str, symbol: str) -> OrderMirrored | MirrorFailed:
         try:
             answer = await self.exchange.cancel_order(
-                None, self._symbol(symbol), {"origClientOrderId": order_id}
+                None, self._symbol(symbol), {self._cancel_key: order_id}
             )
         except MarginbotError as exc:
             return MirrorFailed(time.time_ns(), self.account, order_id, str(exc))

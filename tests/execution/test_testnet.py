@@ -348,3 +348,40 @@ async def test_bybit_orders_mirror_through_sandbox_mode_and_reconcile(
     assert drifts == {"USDT wallet balance"}
     [failure] = [e["reason"] for e in watch.events() if e["type"] == "mirror_failed"]
     assert "check this machine's clock" in failure
+
+
+@pytest.mark.parametrize("venue", ["binance", "bybit"])
+async def test_mirror_cancels_with_the_venues_own_client_id_parameter(venue: str) -> None:
+    from bot.core.orders import OrderRequest, OrderType
+    from bot.core.values import OrderSide
+    from bot.execution.events import OrderMirrored
+    from bot.execution.mirror import VENUES, TestnetMirror
+
+    async with Simulator(ScenarioSource(FLAT, venues=(venue,))) as sim:
+        while not sim.board.symbols:
+            await asyncio.sleep(0.02)
+        mirror = TestnetMirror(
+            "d", venue, VENUES[venue][0]("sim-key", "sim-secret", sim.base_url())
+        )
+        await mirror.start()
+        try:
+            book = sim.rest.exchange if venue == "binance" else sim.rest.bybit
+            await mirror.place(
+                "d-1", OrderRequest("BTCUSDT", OrderSide.BUY, OrderType.MARKET, Decimal("0.01"))
+            )
+            await mirror.place(
+                "d-2",
+                OrderRequest(
+                    "BTCUSDT",
+                    OrderSide.SELL,
+                    OrderType.LIMIT,
+                    Decimal("0.01"),
+                    price=Decimal(11000),
+                    reduce_only=True,
+                ),
+            )
+            assert book.account.open_order_count("BTCUSDT") == 1
+            assert isinstance(await mirror.cancel("d-2", "BTCUSDT"), OrderMirrored)
+            assert book.account.open_order_count("BTCUSDT") == 0
+        finally:
+            await mirror.close()
