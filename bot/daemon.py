@@ -145,7 +145,6 @@ class Daemon:
             for f in config.feeds
         ]
         self.stop = asyncio.Event()
-        self.events_seen = 0
         self.started_ns = time.time_ns()
         a = config.alerts
         self.rules = AlertRules(self.engine, rule_book(a))
@@ -157,7 +156,6 @@ class Daemon:
             for account in config.accounts
             if self.outbox is not None
         }
-        self.alerts_raised = 0
         self.strategies = [
             (
                 s.name,
@@ -199,7 +197,6 @@ class Daemon:
             self._consult(event)
 
     def _publish(self, events: list[Any]) -> None:
-        self.events_seen += len(events)
         for event in events:
             self._mirror(event)
             self._raise(self._alerts_for(event))
@@ -231,7 +228,6 @@ class Daemon:
         """Put each alert in the outbox of its account (or of every account), then print it:
         an alert on the terminal is already safe on disk."""
         for alert in alerts:
-            self.alerts_raised += 1
             if alert.account is None:
                 targets = list(self.publishers.values())
             else:

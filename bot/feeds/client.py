@@ -75,7 +75,6 @@ class FeedStats:
     rate_limited: int = 0
     last_lag_ms: float | None = None
     connected: bool = False
-    last_frame_at: float | None = None  # monotonic seconds
     _lags: deque[float] = field(default_factory=lambda: deque(maxlen=512))
 
     def observe_lag(self, lag_ms: float) -> None:
@@ -310,7 +309,6 @@ class FeedClient:
             self._outage_since = None
             events.insert(0, FeedRecovered(self.spec.name, conn, outage, ts_recv))
             log.info("feed_recovered", venue=self.spec.name, conn=conn, outage_s=round(outage, 3))
-        self.stats.last_frame_at = now
         if events:
             last = events[-1]
             ts_event = getattr(last, "ts_event", None)

@@ -21,7 +21,6 @@ from bot.errors import InputError
 
 FORMAT = "marginbot-session"
 VERSION = 1
-RECORD_KINDS = frozenset({"connect", "send", "recv", "disconnect", "http", "command"})
 
 
 @dataclass(frozen=True, slots=True)

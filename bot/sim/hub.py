@@ -33,7 +33,6 @@ class Hub:
     def __init__(self) -> None:
         self.subscribers: set[Subscriber] = set()
         self.tickers: dict[str, dict[str, Any]] = {}  # Bybit topic -> merged ticker message
-        self.published = 0
 
     def add(self, subscriber: Subscriber) -> None:
         self.subscribers.add(subscriber)
@@ -49,7 +48,6 @@ class Hub:
                 subscriber.offer(self._snapshot(topic))
 
     def publish(self, venue: str, topic: str, text: str) -> None:
-        self.published += 1
         is_ticker = venue == "bybit" and topic.startswith("tickers.")
         if is_ticker:
             self._merge(topic, text)
@@ -73,6 +71,3 @@ class Hub:
 
     def _snapshot(self, topic: str) -> str:
         return orjson.dumps({**self.tickers[topic], "type": "snapshot"}).decode()
-
-    def latest(self, topic: str) -> dict[str, Any] | None:
-        return self.tickers.get(topic)
