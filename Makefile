@@ -45,7 +45,7 @@ mosquitto:
 	fi
 
 demo: setup
-	$(BIN)/marginbot demo --config config/demo.toml
+	$(BIN)/marginbot demo --config config/demo.toml $(if $(SPEED),--speed $(SPEED))
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff format --check bot tests tools bench examples

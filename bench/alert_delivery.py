@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,18 +21,12 @@ import aiomqtt
 import orjson
 
 from bench.common import figure
+from bot.alerts.broker import PrivateBroker
 from bot.alerts.outbox import Outbox
 from bot.alerts.publisher import AccountPublisher
 from bot.config import MqttConfig
 from bot.core.alerts import Alert, Severity
 from bot.logging import configure
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def measure(count: int, directory: Path, port: int) -> list[float]:
@@ -81,20 +72,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     count = 200 if parser.parse_args().quick else 2_000
     configure(stream=sys.stderr)  # stdout carries only the figures
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        config = Path(tmp) / "mosquitto.conf"
-        config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-        broker = subprocess.Popen(
-            [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        broker = PrivateBroker(Path(tmp))
+        broker.start()
         try:
-            time.sleep(0.3)
-            latencies = sorted(asyncio.run(measure(count, Path(tmp), port)))
+            latencies = sorted(asyncio.run(measure(count, Path(tmp), broker.port)))
         finally:
-            broker.terminate()
-            broker.wait(5)
+            broker.stop()
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     for name, value in (

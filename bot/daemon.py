@@ -114,6 +114,7 @@ class Daemon:
         self.events_out = events_out
         self.engine = build_engine(config)
         self.recorder: RotatingRecorder | None = None
+        self.recorded: Path | None = None  # the session file, once the daemon has stopped
         if config.recording.enabled:
             header = SessionHeader(
                 venues=tuple(dict.fromkeys(f.venue for f in config.feeds)),
@@ -450,9 +451,9 @@ class Daemon:
         if self.events_out is not None:
             self.events_out.flush()
         if self.recorder is not None:
-            recorded = self.recorder.path
+            self.recorded = self.recorder.path
             self.recorder.close()
-            if recorded is not None:
-                self.out.write(f"session recorded in {recorded}\n")
+            if self.recorded is not None:
+                self.out.write(f"session recorded in {self.recorded}\n")
         self.out.write("marginbot stopped\n")
         return 0

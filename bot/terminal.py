@@ -14,7 +14,7 @@ from bot.core.engine_events import (
     OrderTriggered,
     PositionLiquidated,
 )
-from bot.core.values import fmt
+from bot.core.values import approx, fmt
 from bot.execution.events import MirrorFailed, OrderMirrored, ReconciliationDrift
 
 
@@ -38,7 +38,7 @@ def _liquidated(event: PositionLiquidated) -> str:
     liquidation = event.liquidation
     gone = ", ".join(
         f"{p.side} {fmt(p.qty)} {p.symbol} (mark {fmt(p.mark_price)}, liq "
-        f"{fmt(p.liquidation_price) if p.liquidation_price else '--'})"
+        f"{approx(p.liquidation_price) if p.liquidation_price else '--'})"
         for p in liquidation.positions
     )
     last = fmt(event.last_price) if event.last_price is not None else "--"

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,9 +10,11 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from bot.alerts.broker import PrivateBroker
 from bot.core.instruments import Instrument, TierTable
 from bot.core.ledger import Account, FeeSchedule
 from bot.core.values import ZERO, MarginMode, PositionMode, Venue
+from bot.errors import MarginbotError
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("MARGINBOT_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -82,60 +80,14 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
-def mosquitto_binary() -> str:
-    found = shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
-    )
-    if found is None:
-        pytest.fail("the mosquitto broker is not installed; `make test` installs it")
-    return found
+class Broker(PrivateBroker):
+    """A private Mosquitto on a free loopback port (see bot.alerts.broker)."""
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Broker:
-    """A private Mosquitto on a free loopback port; it can be stopped and started again on the
-    same port, with its persistence, as a restarted production broker would be."""
-
-    def __init__(self, directory: Path, extra: str = "", persistence: bool = False) -> None:
-        self.port = free_port()
-        self.config = directory / f"mosquitto-{self.port}.conf"
-        lines = [f"listener {self.port} 127.0.0.1", extra or "allow_anonymous true"]
-        if os.geteuid() == 0:
-            # Started as root, mosquitto drops to its own user and could not read the test's
-            # private files (passwords, certificates, persistence); keep the test's user.
-            lines.append("user root")
-        if persistence:
-            lines += ["persistence true", f"persistence_location {directory}/"]
-        self.config.write_text("\n".join(lines) + "\n")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [mosquitto_binary(), "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 5
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            if time.monotonic() > deadline:
-                self.process.kill()
-                pytest.fail("mosquitto did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(5)
-            self.process = None
+    def start(self, timeout_s: float = 5.0) -> None:
+        try:
+            super().start(timeout_s)
+        except MarginbotError as exc:
+            pytest.fail(str(exc))
 
 
 @pytest.fixture

@@ -1,180 +1,298 @@
-"""`marginbot demo`: the classic cross-versus-isolated story, told by the ledger.
+"""`marginbot demo` (`make demo`): the whole daemon on this machine, no exchange account needed.
 
-Two traders hold the same wallet and open the same leveraged long, one isolated, one cross.
-The mark price then falls tick by tick; at every tick the ledger values both accounts and
-liquidates what the exchange would liquidate. The numbers come from `config/demo.toml`.
+It starts the local simulator (the shipped recorded Binance BTCUSDT session, then a scripted
+15 % crash in which the last price lags the mark), a broker (the configured one when it
+answers, else a private Mosquitto on a free port), and the daemon with the configured accounts.
+Every account opens the same 10x long worth ten times half its wallet; an isolated account tops
+its margin up to exactly half its wallet (2,000 USDT → a 10,000 USDT long on 1,000 USDT). The
+terminal shows mark and last, both ledgers, the alerts as they are delivered over MQTT, and a
+summary at the end.
 """
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, fields, replace
-from decimal import Decimal
+import asyncio
+import contextlib
+import tempfile
+import time
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from bot.core.events import Fill, Liquidation
-from bot.core.figures import account_figures
-from bot.core.instruments import Instrument, TierTable
-from bot.core.ledger import DEFAULT_FEES, Account
-from bot.core.liquidation import liquidate_all, liquidation_price
-from bot.core.values import ZERO, MarginMode, OrderSide, Venue, money, parse_decimal
-from bot.errors import ConfigError, UnknownInstrument
-from bot.markets.snapshot import bundled_for
+import aiomqtt
+import msgspec
+import orjson
 
+from bot.alerts.broker import PrivateBroker, reachable
+from bot.config import Config, ControlConfig, SimConfig, load_config
+from bot.core.engine_events import PositionLiquidated
+from bot.core.figures import AccountFigures, account_figures
+from bot.core.values import MarginMode, fmt
+from bot.daemon import Daemon
+from bot.errors import ConfigError, MarginbotError
+from bot.sim.scenario import load_scenario
+from bot.sim.server import Simulator
+from bot.sim.sources import SessionSource, SessionThenScenario
 
-@dataclass(frozen=True)
-class DemoSettings:
-    venue: Venue = Venue.BINANCE
-    symbol: str = "BTCUSDT"
-    wallet_balance: Decimal = Decimal(2000)
-    entry_price: Decimal = Decimal(10_000)
-    qty: Decimal = Decimal(1)
-    leverage: Decimal = Decimal(10)
-    tick: Decimal = Decimal(10)
-    print_every: Decimal = Decimal(250)
-    taker_fee: Decimal = DEFAULT_FEES[Venue.BINANCE].taker
-    maint_margin_rate: Decimal | None = None
-
-
-def load_settings(path: Path | None) -> DemoSettings:
-    """Settings from a TOML file; every key optional, unknown keys and bad values refused."""
-    settings = DemoSettings()
-    if path is None:
-        return settings
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    known = {f.name for f in fields(DemoSettings)}
-    changes: dict[str, object] = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(f"{path}: unknown key {key!r}; expected one of {sorted(known)}")
-        try:
-            changes[key] = _setting(key, value)
-        except ValueError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
-    return replace(settings, **changes)  # type: ignore[arg-type]
-
-
-def _setting(key: str, value: object) -> object:
-    if key == "venue":
-        if value not in {v.value for v in Venue}:
-            raise ValueError(f"venue: {value!r} is not valid; expected one of binance, bybit")
-        return Venue(value)
-    if key == "symbol":
-        return str(value).upper()
-    number = parse_decimal(value, key)
-    if number <= ZERO:
-        raise ValueError(f"{key}: must be greater than zero")
-    return number
-
-
-def _instrument(settings: DemoSettings) -> Instrument:
-    bundled = bundled_for(settings.venue).get(settings.symbol)
-    if settings.maint_margin_rate is not None:
-        tiers = TierTable.single(settings.maint_margin_rate)
-        if bundled is not None:
-            return replace(bundled, tiers=tiers)
-        return Instrument(settings.venue, settings.symbol, "", "USDT", "USDT", tiers)
-    if bundled is None:
-        raise UnknownInstrument(
-            f"no bundled maintenance tiers for {settings.venue} {settings.symbol}; set "
-            "maint_margin_rate in the demo config"
-        )
-    return bundled
+PACKAGE = Path(__file__).resolve().parent.parent
+SESSION = PACKAGE / "data/sessions/binance-btcusdt-20230404.jsonl.gz"
+CRASH = PACKAGE.parent / "config/scenarios/crash.toml"
+SESSION_SPEED = 25.0  # 8.5 recorded minutes of calm in about 20 s
+CRASH_SPEED = 5.0  # the 160 s crash in about 32 s
+LEVERAGE_MULTIPLE = Decimal(10)
 
 
 @dataclass
-class Trader:
-    name: str
-    account: Account
-    liquidation: Liquidation | None = None
+class DemoRun:
+    """What the demo saw, for the live lines and the summary."""
+
+    liquidations: dict[str, PositionLiquidated] = field(default_factory=dict)
+    delivered: list[str] = field(default_factory=list)  # alert topics received over MQTT
+    opened: dict[str, str] = field(default_factory=dict)
+
+
+class DemoDaemon(Daemon):
+    def __init__(self, run: DemoRun, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.run_seen = run
+
+    def _publish(self, events: list[Any]) -> None:
+        for event in events:
+            if isinstance(event, PositionLiquidated):
+                self.run_seen.liquidations.setdefault(event.account, event)
+        super()._publish(events)
 
 
 def _usd(value: Decimal | None) -> str:
-    return "--" if value is None else f"{money(value):,.2f}"
+    return "-" if value is None else f"{value:,.2f}"
 
 
 def _pct(value: Decimal | None) -> str:
-    return "--" if value is None else f"{value * 100:.1f}%"
+    return "-" if value is None else f"{value * 100:.1f}%"
 
 
-def open_trader(name: str, mode: MarginMode, settings: DemoSettings) -> Trader:
-    instrument = _instrument(settings)
-    fees = replace(DEFAULT_FEES[settings.venue], taker=settings.taker_fee)
-    account = Account(
-        settings.venue, {instrument.symbol: instrument}, settings.wallet_balance, fees=fees
+def _account_line(name: str, figures: AccountFigures, mark: Decimal, run: DemoRun) -> str:
+    if name in run.liquidations:
+        return f"{name}: LIQUIDATED, equity {_usd(figures.margin_balance)}"
+    if not figures.positions:
+        return f"{name}: no position, equity {_usd(figures.margin_balance)}"
+    position = figures.positions[0]
+    lp = position.liquidation_price
+    away = None if lp is None or mark == 0 else abs(mark - lp) / mark
+    return (
+        f"{name}: equity {_usd(figures.margin_balance)} liq {_usd(lp)} ({_pct(away)} away)"
+        f" ratio {_pct(position.margin_ratio)}"
     )
-    account.set_margin_mode(settings.symbol, mode)
-    account.set_leverage(settings.symbol, settings.leverage)
-    account.set_mark(settings.symbol, settings.entry_price)
-    fill = Fill(settings.symbol, OrderSide.BUY, settings.qty, settings.entry_price)
-    account.check_can_open(fill)
-    account.apply_fill(fill)
-    return Trader(name, account)
 
 
-def _status(trader: Trader) -> str:
-    figures = account_figures(trader.account)
-    if trader.liquidation is not None:
-        return f"liquidated   equity {_usd(figures.margin_balance)}"
-    ratio = figures.positions[0].margin_ratio
-    return f"ratio {_pct(ratio):>6}  equity {_usd(figures.margin_balance)}"
+class LiveDemo:
+    def __init__(self, config: Config, out: TextIO, speed: float, workdir: Path) -> None:
+        self.config = config
+        self.out = out
+        self.speed = speed
+        self.workdir = workdir
+        self.run = DemoRun()
+        self.broker: PrivateBroker | None = None
 
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
 
-def run_demo(out: TextIO, settings: DemoSettings | None = None) -> int:
-    s = settings or DemoSettings()
-    traders = [
-        open_trader("A isolated", MarginMode.ISOLATED, s),
-        open_trader("B cross", MarginMode.CROSS, s),
-    ]
-    out.write(
-        f"Two traders hold {_usd(s.wallet_balance)} USDT each and buy {s.qty} {s.symbol} at "
-        f"{_usd(s.entry_price)} with {s.leverage}x leverage on {s.venue} "
-        f"(taker fee {s.taker_fee * 100}%).\n"
-    )
-    for trader in traders:
-        position = next(trader.account.positions())
-        lp = liquidation_price(trader.account, position)
-        backing = (
-            f"{_usd(position.isolated_margin)} USDT isolated margin"
-            if position.margin_mode is MarginMode.ISOLATED
-            else "the whole cross wallet"
+    def _choose_broker(self) -> Config:
+        mqtt = self.config.mqtt
+        if not mqtt.enabled:
+            return self.config
+        if reachable(mqtt.host, mqtt.port):
+            self.say(f"broker: {mqtt.host}:{mqtt.port} (from the configuration)")
+            return self.config
+        self.broker = PrivateBroker(self.workdir)
+        try:
+            self.broker.start()
+        except MarginbotError as exc:
+            self.say(f"broker: none ({exc}); alerts stay in the outbox")
+            self.broker = None
+            return self.config
+        self.say(
+            f"broker: nothing answers on {mqtt.host}:{mqtt.port}, so a private Mosquitto "
+            f"runs on 127.0.0.1:{self.broker.port}"
         )
-        out.write(f"  {trader.name:<11} backed by {backing}: liquidation price {_usd(lp)}\n")
-    out.write("\nThe mark price falls:\n")
-    out.write(f"  {'mark':>10}   {traders[0].name:<36}{traders[1].name}\n")
-    mark = s.entry_price
-    while mark > 0 and any(t.liquidation is None for t in traders):
-        liquidated = False
-        for trader in traders:
-            trader.account.set_mark(s.symbol, mark)
-            for event in liquidate_all(trader.account):
-                trader.liquidation = event
-                liquidated = True
-                _report(out, trader, event)
-        if liquidated or (s.entry_price - mark) % s.print_every == 0:
-            out.write(f"  {_usd(mark):>10}   {_status(traders[0]):<36}{_status(traders[1])}\n")
-        mark -= s.tick
-    out.write("\nWhat happened:\n")
-    for trader in traders:
-        left = account_figures(trader.account).margin_balance
-        outcome = "was liquidated" if trader.liquidation else "survived"
-        out.write(
-            f"  {trader.name:<11} {outcome}; it keeps {_usd(left)} of its "
-            f"{_usd(s.wallet_balance)} USDT.\n"
+        mqtt = msgspec.structs.replace(mqtt, host="127.0.0.1", port=self.broker.port)
+        return msgspec.structs.replace(self.config, mqtt=mqtt)
+
+    async def _follow_alerts(self, config: Config) -> None:
+        """A subscriber like the trader's phone: print each alert the broker delivers."""
+        mqtt = config.mqtt
+        with contextlib.suppress(aiomqtt.MqttError):
+            async with aiomqtt.Client(
+                mqtt.host, mqtt.port, identifier=f"{mqtt.client_id}-viewer"
+            ) as client:
+                await client.subscribe(f"{mqtt.prefix}/+/alert/#", qos=1)
+                async for message in client.messages:
+                    payload = orjson.loads(message.payload)
+                    self.run.delivered.append(str(message.topic))
+                    self.say(f"   mqtt → {message.topic}  {payload.get('message', '')}")
+
+    async def _open_positions(self, daemon: Daemon) -> None:
+        engine = daemon.engine
+        while True:
+            prices = engine.prices.get("binance", "BTCUSDT")
+            if prices is not None and prices.mark is not None and prices.last is not None:
+                break
+            await asyncio.sleep(0.05)
+        for spec in self.config.accounts:
+            desk = engine.desks[spec.name]
+            instrument = desk.account.instruments["BTCUSDT"]
+            margin = spec.wallet_balance / 2
+            qty = (margin * LEVERAGE_MULTIPLE / prices.last).quantize(
+                instrument.lot_size or Decimal("0.001"), ROUND_DOWN
+            )
+            self._command(
+                daemon, cmd="set_leverage", account=spec.name, symbol="BTCUSDT", leverage="10"
+            )
+            self._command(
+                daemon,
+                cmd="place_order",
+                account=spec.name,
+                symbol="BTCUSDT",
+                side="buy",
+                type="market",
+                qty=str(qty),
+            )
+            position = desk.account.position("BTCUSDT")
+            if position is None:
+                continue
+            if position.margin_mode is MarginMode.ISOLATED and position.isolated_margin < margin:
+                self._command(
+                    daemon,
+                    cmd="adjust_margin",
+                    account=spec.name,
+                    symbol="BTCUSDT",
+                    amount=str(margin - position.isolated_margin),
+                )
+            backing = (
+                f"{_usd(position.isolated_margin)} USDT isolated margin"
+                if position.margin_mode is MarginMode.ISOLATED
+                else "its whole cross wallet "
+                f"({_usd(account_figures(desk.account).wallet_balance)} USDT after the fee)"
+            )
+            self.run.opened[spec.name] = (
+                f"long {fmt(position.qty)} BTCUSDT at {_usd(position.entry_price)}, "
+                f"10x, backed by {backing}"
+            )
+
+    def _command(self, daemon: Daemon, **fields: str) -> None:
+        reply = daemon.handler.handle(orjson.dumps(fields))
+        if not reply.get("ok"):
+            raise MarginbotError(f"the demo's {fields['cmd']} was refused: {reply.get('error')}")
+
+    async def _show(self, daemon: Daemon, sim: Simulator) -> None:
+        """One line a second: mark, last, their divergence, and each account's ledger."""
+        engine = daemon.engine
+        started = time.monotonic()
+        while not sim.finished.is_set():
+            await asyncio.sleep(1.0)
+            prices = engine.prices.get("binance", "BTCUSDT")
+            if prices is None or prices.mark is None or prices.last is None:
+                continue
+            divergence = abs(prices.mark - prices.last) / prices.mark
+            ledgers = "  |  ".join(
+                _account_line(name, account_figures(desk.account), prices.mark, self.run)
+                for name, desk in engine.desks.items()
+            )
+            self.say(
+                f"{time.monotonic() - started:5.0f}s mark {_usd(prices.mark)} last "
+                f"{_usd(prices.last)} div {_pct(divergence)}  |  {ledgers}"
+            )
+
+    async def main(self) -> int:
+        config = self._choose_broker()
+        source = SessionThenScenario(
+            SessionSource(SESSION, ("binance",)),
+            load_scenario(CRASH),
+            SESSION_SPEED * self.speed,
+            CRASH_SPEED * self.speed,
         )
-    return 0
+        async with Simulator(source, wait_for_subscriber=True) as sim:
+            config = msgspec.structs.replace(
+                config,
+                sim=SimConfig(base_url=sim.base_url("ws")),
+                control=ControlConfig(socket=config.control.socket),
+            )
+            daemon = DemoDaemon(self.run, config, None, self.out)
+            viewer = asyncio.create_task(self._follow_alerts(config))
+            ready = asyncio.Event()
+            running = asyncio.create_task(daemon.run(ready=ready.set))
+            await ready.wait()
+            self.say(
+                "the simulator plays the recorded BTCUSDT session of 2023-04-04 "
+                f"({SESSION_SPEED * self.speed:g}x), then a 15 % crash in which the last price "
+                "lags the mark by 1 %"
+            )
+            await self._open_positions(daemon)
+            for name, opened in self.run.opened.items():
+                self.say(f"{name}: {opened}")
+            shower = asyncio.create_task(self._show(daemon, sim))
+            finished = asyncio.create_task(sim.finished.wait())
+            await asyncio.wait({running, finished}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.sleep(1.0)  # the last alerts reach the broker and the viewer
+            daemon.stop.set()
+            await running
+            for task in (viewer, shower, finished):
+                task.cancel()
+            await asyncio.gather(viewer, shower, finished, return_exceptions=True)
+            self._summary(daemon)
+        return 0
+
+    def _summary(self, daemon: Daemon) -> None:
+        engine = daemon.engine
+        prices = engine.prices.get("binance", "BTCUSDT")
+        mark = prices.mark if prices is not None else None
+        self.say("\nWhat happened:")
+        for name, desk in engine.desks.items():
+            figures = account_figures(desk.account)
+            wallet = next(a.wallet_balance for a in self.config.accounts if a.name == name)
+            liquidated = self.run.liquidations.get(name)
+            if liquidated is not None:
+                gone = liquidated.liquidation.positions[0]
+                lost = liquidated.liquidation.loss
+                self.say(
+                    f"  {name:<9} was liquidated at mark {_usd(gone.mark_price)} (liquidation "
+                    f"price {_usd(gone.liquidation_price)}): it lost {_usd(lost)} USDT of "
+                    f"margin and keeps {_usd(figures.margin_balance)} of its {_usd(wallet)}"
+                )
+            elif figures.positions and mark is not None:
+                lp = figures.positions[0].liquidation_price
+                self.say(
+                    f"  {name:<9} survived: equity {_usd(figures.margin_balance)} of "
+                    f"{_usd(wallet)} at mark {_usd(mark)}; its liquidation price {_usd(lp)} "
+                    f"is {_pct(abs(mark - lp) / mark if lp else None)} below"
+                )
+            else:
+                self.say(f"  {name:<9} equity {_usd(figures.margin_balance)}")
+        kinds = sorted({topic.rsplit("/", 1)[-1] for topic in self.run.delivered})
+        self.say(
+            f"  {len(self.run.delivered)} alerts delivered over MQTT"
+            + (f" ({', '.join(kinds)})" if kinds else "")
+        )
+        recorded = daemon.recorded
+        if recorded is not None:
+            self.say(
+                f"  the session is recorded in {recorded}; replay it with\n"
+                f"    marginbot replay {recorded} --config config/demo.toml"
+            )
 
 
-def _report(out: TextIO, trader: Trader, event: Liquidation) -> None:
-    gone = event.positions[0]
-    out.write(
-        f"  !! {trader.name} liquidated at mark {_usd(gone.mark_price)} (liquidation price "
-        f"{_usd(gone.liquidation_price)}, bankruptcy {_usd(gone.bankruptcy_price)}): loses "
-        f"{_usd(event.loss)} USDT, clearance fee {_usd(event.clearance_fee)}\n"
-    )
+def run_live_demo(config_path: Path, out: TextIO, speed: float = 1.0) -> int:
+    if speed <= 0:
+        raise ConfigError("--speed must be positive")
+    config = load_config(config_path)
+    if not config.accounts:
+        raise ConfigError(f"{config_path}: the demo needs at least one [[accounts]] table")
+    with tempfile.TemporaryDirectory(prefix="marginbot-demo-") as workdir:
+        demo = LiveDemo(config, out, speed, Path(workdir))
+        try:
+            return asyncio.run(demo.main())
+        finally:
+            if demo.broker is not None:
+                demo.broker.stop()

@@ -31,10 +31,16 @@ def _margin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from bot.cli.demo import load_settings, run_demo
+def _story(args: argparse.Namespace) -> int:
+    from bot.cli.story import load_settings, run_story
 
-    return run_demo(sys.stdout, load_settings(args.config))
+    return run_story(sys.stdout, load_settings(args.config))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.cli.demo import run_live_demo
+
+    return run_live_demo(args.config, sys.stdout, speed=args.speed)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -188,12 +194,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="walk two traders (cross and isolated) through a falling market, on the ledger",
+        help="the live demo: simulator, broker and daemon with a cross and an isolated account",
     )
     demo.add_argument(
-        "--config", type=Path, metavar="FILE", help="demo settings (see config/demo.toml)"
+        "--config",
+        type=Path,
+        default=Path("config/demo.toml"),
+        metavar="FILE",
+        help="the daemon configuration to run (default config/demo.toml)",
+    )
+    demo.add_argument(
+        "--speed", type=float, default=1.0, help="play the demo this many times faster"
     )
     demo.set_defaults(handler=_demo)
+
+    story = commands.add_parser(
+        "story",
+        help="walk two traders (cross and isolated) through a falling market, on the ledger",
+    )
+    story.add_argument(
+        "--config", type=Path, metavar="FILE", help="story settings (see config/story.toml)"
+    )
+    story.set_defaults(handler=_story)
 
     importer = commands.add_parser(
         "import",
@@ -316,6 +338,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.logging import configure
 
         configure()
+    elif args.command == "demo":
+        from bot.logging import configure
+
+        configure(level=os.environ.get("MARGINBOT_LOG_LEVEL", "warning"))  # the story, not logs
     try:
         code: int = args.handler(args)
     except MarginbotError as exc:

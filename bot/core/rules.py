@@ -36,7 +36,7 @@ from bot.core.engine_events import (
 from bot.core.feed_events import FeedRecovered, FeedStale
 from bot.core.figures import PositionFigures, account_figures
 from bot.core.market import LastPrice, MarkPrice, Trade
-from bot.core.values import ZERO, MarginMode, div, fmt
+from bot.core.values import ZERO, MarginMode, approx, div, fmt
 
 NS = 1_000_000_000
 
@@ -165,7 +165,7 @@ class AlertRules:
         severity = Severity.CRITICAL if mark_closer else Severity.WARNING
         message = (
             f"{p.symbol} {p.side} ({p.margin_mode}) is {pct(by_mark)} % from liquidation at "
-            f"{fmt(lp)} by the mark but {pct(by_last)} % by the last price: mark {fmt(mark)} "
+            f"{approx(lp)} by the mark but {pct(by_last)} % by the last price: mark {fmt(mark)} "
             f"and last {fmt(last)} diverge by {pct(divergence)} %"
             + ("; the mark, which liquidates, is the closer" if mark_closer else "")
         )

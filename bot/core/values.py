@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+from decimal import (
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from enum import StrEnum
 
 ZERO = Decimal(0)
@@ -122,6 +130,12 @@ def parse_decimal(raw: object, field: str) -> Decimal:
 
 def _show(raw: object) -> str:
     return repr(raw) if isinstance(raw, str) else str(raw)
+
+
+def approx(value: Decimal, digits: int = 8) -> str:
+    """For people, not for the books: a derived figure (a liquidation price is a quotient with
+    28 digits) rounded to `digits` significant digits."""
+    return fmt(Context(prec=digits, rounding=ROUND_HALF_EVEN).plus(value))
 
 
 def fmt(value: Decimal) -> str:

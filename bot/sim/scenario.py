@@ -22,7 +22,7 @@ from __future__ import annotations
 import tomllib
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,16 @@ class Scenario:
     def duration_s(self) -> Decimal:
         end = max(self.mark.keyframes[-1].at_s, self.last.keyframes[-1].at_s)
         return end + self.hold_s
+
+    def rebased(self, first_mark: Decimal) -> Scenario:
+        """The same path scaled so that it starts at `first_mark`: a crash scripted from
+        10,000 becomes the same fall in percent from wherever the market is."""
+        factor = first_mark / self.mark.keyframes[0].price
+
+        def scaled(path: PricePath) -> PricePath:
+            return PricePath(tuple(Keyframe(k.at_s, k.price * factor) for k in path.keyframes))
+
+        return replace(self, mark=scaled(self.mark), last=scaled(self.last))
 
     def ticks(self) -> Iterator[Tick]:
         step = Decimal(self.tick_ms) / 1000

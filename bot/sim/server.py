@@ -50,6 +50,7 @@ class Simulator:
         faults: FaultPlan | None = None,
         speed: float = 1.0,
         loop: bool = False,
+        wait_for_subscriber: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str = "sim-key",
@@ -59,6 +60,7 @@ class Simulator:
         self.faults = faults or FaultPlan()
         self.speed = speed
         self.loop = loop
+        self.wait_for_subscriber = wait_for_subscriber
         self.host = host
         self.port = port
         self.hub = Hub()
@@ -124,6 +126,8 @@ class Simulator:
     # -- playback ------------------------------------------------------------------------------
 
     async def _play(self) -> None:
+        while self.wait_for_subscriber and not any(s.topics for s in self.hub.subscribers):
+            await asyncio.sleep(0.01)  # a demo starts its story when someone listens
         while True:
             started = time.monotonic()
             for item in self.source.frames(int(time.time() * 1000), self.speed):

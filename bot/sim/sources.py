@@ -8,7 +8,7 @@ live; a recorded session's times are shifted by the same offset for every frame.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -146,3 +146,32 @@ def _first_exchange_ms(document: dict[str, Any], fallback: int) -> int:
     if isinstance(document.get("ts"), int):
         return int(document["ts"])
     return fallback
+
+
+@dataclass
+class SessionThenScenario:
+    """A recorded session, then a scenario rebased to start at the session's last mark price.
+
+    Each part plays at its own speed (the demo plays minutes of recorded calm quickly and the
+    crash slowly enough to watch); `t_s` is already on the wall clock, before the simulator's
+    own speed.
+    """
+
+    session: SessionSource
+    scenario: Scenario
+    session_speed: float = 1.0
+    scenario_speed: float = 1.0
+
+    def frames(self, start_ms: int, speed: float = 1.0) -> Iterator[Published]:
+        last_mark: Decimal | None = None
+        end_s = 0.0
+        for item in self.session.frames(start_ms, self.session_speed * speed):
+            end_s = item.t_s / self.session_speed
+            if "@markPrice" in item.topic:
+                last_mark = Decimal(orjson.loads(item.text)["data"]["p"])
+            yield replace(item, t_s=end_s)
+        scenario = self.scenario if last_mark is None else self.scenario.rebased(last_mark)
+        crash = ScenarioSource(scenario, self.session.venues)
+        offset_ms = int(end_s * 1000 / speed)
+        for item in crash.frames(start_ms + offset_ms, self.scenario_speed * speed):
+            yield replace(item, t_s=end_s + item.t_s / self.scenario_speed)

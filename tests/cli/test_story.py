@@ -1,4 +1,4 @@
-"""The ledger demo tells the classic story: isolated liquidated first, cross later."""
+"""The ledger story tells the classic story: isolated liquidated first, cross later."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.demo import DemoSettings, load_settings, run_demo
+from bot.cli.story import StorySettings, load_settings, run_story
 from bot.errors import ConfigError
 from tests.conftest import ROOT
 
 
-def test_demo_story_from_the_shipped_config() -> None:
-    settings = load_settings(ROOT / "config/demo.toml")
-    assert settings == DemoSettings()  # the file states the built-in classic example
+def test_story_story_from_the_shipped_config() -> None:
+    settings = load_settings(ROOT / "config/story.toml")
+    assert settings == StorySettings()  # the file states the built-in classic example
     out = io.StringIO()
-    assert run_demo(out, settings) == 0
+    assert run_story(out, settings) == 0
     text = out.getvalue()
     assert "A isolated  backed by 1,000.00 USDT isolated margin: liquidation price 9,036.14" in text
     assert "B cross     backed by the whole cross wallet: liquidation price 8,037.15" in text
@@ -29,11 +29,11 @@ def test_demo_story_from_the_shipped_config() -> None:
     assert "B cross     was liquidated; it keeps 0.00 of its 2,000.00 USDT." in text
 
 
-def test_demo_with_other_numbers(tmp_path: Path) -> None:
-    path = tmp_path / "demo.toml"
+def test_story_with_other_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "story.toml"
     path.write_text('leverage = "5"\nwallet_balance = "2100"\ntaker_fee = "0.0002"\n')
     out = io.StringIO()
-    run_demo(out, load_settings(path))
+    run_story(out, load_settings(path))
     # 5x isolated: margin 2,000; LP = (2000 − 10000) / (0.004 − 1).
     assert "liquidation price 8,032.13" in out.getvalue()
     assert load_settings(path).leverage == Decimal(5)
@@ -48,8 +48,8 @@ def test_demo_with_other_numbers(tmp_path: Path) -> None:
         ("leverage = [", "not valid TOML"),
     ],
 )
-def test_bad_demo_config_is_refused(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "demo.toml"
+def test_bad_story_config_is_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "story.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(path)
