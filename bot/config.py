@@ -118,6 +118,17 @@ class AlertsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     overrides: list[AlertOverride] = []
 
 
+class StateConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Crash-safe state (docs/configuration.md): the journal and snapshots of the ledgers."""
+
+    enabled: bool = True
+    directory: str = "logs/state"
+    snapshot_interval_s: float = 60.0
+    # "process": survive a killed daemon; "power": also a power cut (an fsync per input)
+    durability: Literal["process", "power"] = "process"
+    keep_journal: bool = False  # keep every input (an audit trail) instead of pruning
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     feeds: list[FeedConfig]
     sim: SimConfig = SimConfig()
@@ -127,6 +138,12 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     mqtt: MqttConfig = MqttConfig()
     strategies: list[StrategyConfig] = []
     alerts: AlertsConfig = AlertsConfig()
+    state: StateConfig = StateConfig()
+
+
+def accounts_digest(config: Config) -> str:
+    """What a saved state must match: the accounts it holds the ledgers of."""
+    return "sha256:" + hashlib.sha256(msgspec.json.encode(config.accounts)).hexdigest()
 
 
 def config_digest(path: Path) -> str:
@@ -185,5 +202,7 @@ def _check_accounts(config: Config, path: Path) -> None:
                 f"{path}: strategies[{index}].account: {strategy.account!r} is "
                 f"not an account; expected one of {', '.join(names) or 'none'}"
             )
+    if config.state.snapshot_interval_s <= 0:
+        raise ConfigError(f"{path}: state.snapshot_interval_s: expected a positive number")
     if config.recording.max_file_mb <= 0:
         raise ConfigError(f"{path}: recording.max_file_mb: expected a positive size in MB")

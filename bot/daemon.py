@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import msgspec
 import structlog
@@ -24,12 +25,13 @@ from bot.aio import wait_event
 from bot.alerts.outbox import Outbox
 from bot.alerts.payloads import alert_payload, position_payload
 from bot.alerts.publisher import AccountPublisher
-from bot.config import AccountConfig, AlertsConfig, Config, config_digest
+from bot.config import AccountConfig, AlertsConfig, Config, accounts_digest, config_digest
 from bot.control.handler import CommandHandler
 from bot.control.mqtt_commands import serve_commands
 from bot.control.socket_server import ControlServer
 from bot.core.alerts import Alert, Severity
-from bot.core.engine import Engine
+from bot.core.commands import LoadInstruments
+from bot.core.engine import Engine, Input
 from bot.core.engine_events import (
     OrderAccepted,
     OrderCanceled,
@@ -45,18 +47,19 @@ from bot.core.rules import AlertRules, RuleBook, RuleSettings
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
 from bot.errors import MarginbotError
 from bot.execution.credentials import load_credentials
-from bot.execution.errors import exchange_error
 from bot.execution.events import MirrorFailed, OrderMirrored, ReconciliationDrift
-from bot.execution.mirror import VENUES, TestnetMirror, public_exchange
 from bot.feeds.client import FeedClient, FeedSettings
-from bot.markets.loader import load_instruments
 from bot.markets.snapshot import bundled_for
 from bot.session.events_out import event_line
 from bot.session.format import SessionHeader
 from bot.session.io import RotatingRecorder
+from bot.state.store import Recovery, StateStore
 from bot.strategy import MarketView, load_strategy
 from bot.terminal import describe
 from bot.venues.spec import SPECS
+
+if TYPE_CHECKING:
+    from bot.execution.mirror import TestnetMirror
 
 log = structlog.get_logger("marginbot.daemon")
 MAX_STRATEGY_DEPTH = 8  # commands causing events causing commands: stop a runaway loop
@@ -112,7 +115,19 @@ class Daemon:
         self.config = config
         self.out = out
         self.events_out = events_out
-        self.engine = build_engine(config)
+        self.state: StateStore | None = None
+        self.recovery: Recovery | None = None
+        if config.state.enabled and config.accounts:
+            self.state = StateStore(
+                Path(config.state.directory),
+                accounts_digest(config),
+                fsync=config.state.durability == "power",
+                keep_journal=config.state.keep_journal,
+            )
+            self.recovery = self.state.recover(lambda: build_engine(config))
+            self.engine = self.recovery.engine
+        else:
+            self.engine = build_engine(config)
         self.recorder: RotatingRecorder | None = None
         self.recorded: Path | None = None  # the session file, once the daemon has stopped
         if config.recording.enabled:
@@ -133,7 +148,9 @@ class Daemon:
                 config.recording.max_file_mb * 2**20,
                 config.recording.compress,
             )
-        self.handler = CommandHandler(self.engine, self._record, self._publish)
+        self.handler = CommandHandler(
+            self.engine, self._record, self._publish, journal=self._journal
+        )
         self.feeds = [
             FeedClient(
                 SPECS[f.venue],
@@ -146,6 +163,7 @@ class Daemon:
             for f in config.feeds
         ]
         self.stop = asyncio.Event()
+        self.stop_seconds: float | None = None  # how long the graceful stop took
         self.started_ns = time.time_ns()
         a = config.alerts
         self.rules = AlertRules(self.engine, rule_book(a))
@@ -167,26 +185,40 @@ class Daemon:
         ]
         self.strategy_errors = 0
         self._depth = 0
-        self.mirrors = {
-            a.name: TestnetMirror(
-                a.name,
-                a.venue,
-                VENUES[a.venue][0](*load_credentials(a.name, a.secrets_file), a.exchange_url),
-            )
-            for a in config.accounts
-            if a.execution == "testnet"
-        }
+        self.mirrors = self._mirrors(config)
         self._intervals = {a.name: a.reconcile_interval_s for a in config.accounts}
         self._reconcile_now = {name: asyncio.Event() for name in self.mirrors}
         self._mirrored: set[str] = set()
         self._pending: set[str] = set()  # mirrored orders the venue has not answered yet
         self._background: set[asyncio.Task[None]] = set()
 
+    @staticmethod
+    def _mirrors(config: Config) -> dict[str, TestnetMirror]:
+        testnet = [a for a in config.accounts if a.execution == "testnet"]
+        if not testnet:
+            return {}  # ccxt takes seconds to import: only when an account needs it
+        from bot.execution.mirror import VENUES, TestnetMirror  # noqa: PLC0415 — ccxt is slow to import
+
+        return {
+            a.name: TestnetMirror(
+                a.name,
+                a.venue,
+                VENUES[a.venue][0](*load_credentials(a.name, a.secrets_file), a.exchange_url),
+            )
+            for a in testnet
+        }
+
     def _record(self, record: dict[str, object]) -> None:
         if self.recorder is not None:
             self.recorder.write(record)
 
+    def _journal(self, inputs: list[Input]) -> None:
+        if self.state is not None:
+            self.state.append(inputs)
+
     def _on_market(self, events: list[MarketEvent | FeedEvent]) -> None:
+        if self.state is not None:
+            self.state.append([e for e in events if self.engine.reads(e)])  # type: ignore[misc]
         for event in events:
             if type(event).__name__.startswith("Feed"):
                 self._raise(self.rules.on_event(event))
@@ -320,6 +352,10 @@ class Daemon:
             )
             if not missing:
                 continue
+            from bot.execution.errors import exchange_error  # noqa: PLC0415 — ccxt is slow to import
+            from bot.execution.mirror import public_exchange  # noqa: PLC0415 — ccxt is slow to import
+            from bot.markets.loader import load_instruments  # noqa: PLC0415 — ccxt is slow to import
+
             network = feeds[0].network
             url = spec.exchange_url or (
                 self.config.sim.base_url.replace("ws://", "http://").replace("wss://", "https://")
@@ -328,9 +364,10 @@ class Daemon:
             )
             exchange = public_exchange(spec.venue, url, testnet=network == "testnet")
             try:
-                account.instruments.update(
-                    await load_instruments(exchange, Venue(spec.venue), missing)
-                )
+                loaded = await load_instruments(exchange, Venue(spec.venue), missing)
+                command = LoadInstruments(spec.name, tuple(loaded.values()))
+                self._journal([command])
+                self.engine.step(command)
             except Exception as exc:
                 reason = exc if isinstance(exc, MarginbotError) else exchange_error(exc)
                 self.out.write(
@@ -365,8 +402,23 @@ class Daemon:
             )
         self.outbox.close()
 
+    async def _snapshots(self) -> None:
+        assert self.state is not None
+        while True:
+            await asyncio.sleep(self.config.state.snapshot_interval_s)
+            self.state.snapshot(self.engine)
+
+    def _close_state(self) -> None:
+        if self.state is not None:
+            self.state.snapshot(self.engine)  # the next start replays nothing
+            self.state.close()
+
     async def _start_mirrors(self) -> list[asyncio.Task[None]]:
-        tasks = []
+        tasks: list[asyncio.Task[None]] = []
+        if not self.mirrors:
+            return tasks
+        from bot.execution.errors import exchange_error  # noqa: PLC0415 — ccxt is slow to import
+
         for name, mirror in self.mirrors.items():
             try:
                 await mirror.start()
@@ -394,13 +446,73 @@ class Daemon:
         finally:
             self._depth -= 1
 
+    def _on_signal(self) -> None:
+        if self.stop.is_set():
+            # The second signal: stop now. The journal is committed, so the next start
+            # recovers the exact ledger; only undelivered alerts wait in the outbox.
+            self.out.write("second signal: stopping at once\n")
+            self.out.flush()
+            os._exit(130)
+        self.stop.set()
+
+    def _announce(self, socket_path: Path) -> None:
+        accounts = ", ".join(
+            f"{a.name} ({a.venue} {a.margin_mode} {fmt(a.wallet_balance)})"
+            for a in self.config.accounts
+        )
+        if self.recovery is not None and self.state is not None:
+            self.out.write(self.recovery.describe(self.state.directory) + "\n")
+        self.out.write(
+            f"marginbot {__version__} ready: accounts {accounts or 'none'}; "
+            f"commands on {socket_path}\n"
+        )
+        self.out.flush()
+        log.info("daemon_ready", socket=str(socket_path))
+        self._daemon_alert(
+            "daemon_started",
+            f"marginbot {__version__} started: "
+            f"{', '.join(a.name for a in self.config.accounts) or 'no accounts'}",
+        )
+
+    def _start_tasks(self) -> list[asyncio.Task[None]]:
+        tasks = [asyncio.create_task(f.run(), name=f"feed-{f.spec.name}") for f in self.feeds]
+        if self.state is not None:
+            tasks.append(asyncio.create_task(self._snapshots(), name="state-snapshots"))
+        if self.config.mqtt.enabled:
+            tasks.append(
+                asyncio.create_task(
+                    serve_commands(self.config.mqtt, self.handler.handle), name="mqtt-commands"
+                )
+            )
+        return tasks
+
+    async def _stop_tasks(
+        self,
+        tasks: list[asyncio.Task[None]],
+        reconcilers: list[asyncio.Task[None]],
+        publishing: list[asyncio.Task[None]],
+    ) -> None:
+        for feed in self.feeds:
+            feed.stop()
+        await self._flush_alerts(publishing)
+        for task in [*tasks, *reconcilers]:
+            if not task.get_name().startswith("feed-"):
+                task.cancel()
+        # Bounded: a task that does not stop within 5 s is left behind, not waited for.
+        remaining = [*tasks, *reconcilers, *self._background]
+        _, stuck = await asyncio.wait(remaining, timeout=5) if remaining else (set(), set())
+        for task in stuck:
+            log.warning("task_did_not_stop", task=task.get_name())
+        for mirror in self.mirrors.values():
+            await mirror.close()
+
     async def run(
         self, duration_s: float | None = None, ready: Callable[[], None] | None = None
     ) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stop.set)
+                loop.add_signal_handler(sig, self._on_signal)
         await self._load_missing_instruments()
         reconcilers = await self._start_mirrors()  # before any command or price can arrive
         publishing = [
@@ -409,45 +521,15 @@ class Daemon:
         ]
         socket_path = Path(self.config.control.socket)
         async with ControlServer(socket_path, self.handler.handle):
-            tasks = [asyncio.create_task(f.run(), name=f"feed-{f.spec.name}") for f in self.feeds]
-            if self.config.mqtt.enabled:
-                tasks.append(
-                    asyncio.create_task(
-                        serve_commands(self.config.mqtt, self.handler.handle), name="mqtt-commands"
-                    )
-                )
-            accounts = ", ".join(
-                f"{a.name} ({a.venue} {a.margin_mode} {fmt(a.wallet_balance)})"
-                for a in self.config.accounts
-            )
-            self.out.write(
-                f"marginbot {__version__} ready: accounts {accounts or 'none'}; "
-                f"commands on {socket_path}\n"
-            )
-            self.out.flush()
-            log.info("daemon_ready", socket=str(socket_path))
-            self._daemon_alert(
-                "daemon_started",
-                f"marginbot {__version__} started: "
-                f"{', '.join(a.name for a in self.config.accounts) or 'no accounts'}",
-            )
+            tasks = self._start_tasks()
+            self._announce(socket_path)
             if ready is not None:
                 ready()
             await wait_event(self.stop, duration_s)
+            stopping = time.monotonic()
             self._daemon_alert("daemon_stopping", f"marginbot {__version__} is stopping")
-            for feed in self.feeds:
-                feed.stop()
-            await self._flush_alerts(publishing)
-            for task in [*tasks, *reconcilers]:
-                if task.get_name() == "mqtt-commands" or task in reconcilers:
-                    task.cancel()
-            # Bounded: a task that does not stop within 5 s is left behind, not waited for.
-            remaining = [*tasks, *reconcilers, *self._background]
-            _, stuck = await asyncio.wait(remaining, timeout=5) if remaining else (set(), set())
-            for task in stuck:
-                log.warning("task_did_not_stop", task=task.get_name())
-            for mirror in self.mirrors.values():
-                await mirror.close()
+            await self._stop_tasks(tasks, reconcilers, publishing)
+        self._close_state()
         if self.events_out is not None:
             self.events_out.flush()
         if self.recorder is not None:
@@ -455,5 +537,7 @@ class Daemon:
             self.recorder.close()
             if self.recorded is not None:
                 self.out.write(f"session recorded in {self.recorded}\n")
-        self.out.write("marginbot stopped\n")
+        self.stop_seconds = time.monotonic() - stopping
+        log.info("daemon_stopped", seconds=round(self.stop_seconds, 3))
+        self.out.write(f"marginbot stopped in {self.stop_seconds:.2f} s\n")
         return 0

@@ -14,6 +14,7 @@ retrying can help::
     │   ├── PositionError           a fill or command contradicts the position (size, side, mode)
     │   └── OrderRejected           a pre-trade check failed; `code` names which
     ├── UnknownInstrument       no instrument data for a symbol
+    ├── StateError              the saved state cannot be recovered as it is
     └── TransientError          a retry later may succeed (network, rate limit)
         └── RateLimited         the venue asked us to slow down
 
@@ -53,6 +54,10 @@ class MarginAdjustmentRefused(RuleViolation):
 
 class InsufficientBalance(RuleViolation):
     """The available balance does not cover what the operation needs."""
+
+
+class StateError(MarginbotError):
+    """The journal or snapshots cannot give back the exact state; nothing is guessed."""
 
 
 class PositionError(RuleViolation):

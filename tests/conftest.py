@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -97,3 +101,38 @@ def mosquitto(tmp_path: Path) -> Iterator[int]:
     broker.start()
     yield broker.port
     broker.stop()
+
+
+MARGINBOT = str(Path(sys.executable).with_name("marginbot"))
+
+
+def read_until(process: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
+    """Lines of the process's output up to the one containing `needle`.
+
+    Reads the pipe itself (not through Python's buffer, which `select` cannot see) and keeps
+    what follows the needle for the next call.
+    """
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    pending: str = getattr(process, "_pending_output", "")
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        while "\n" in pending:
+            line, pending = pending.split("\n", 1)
+            lines.append(line + "\n")
+            if needle in line:
+                process._pending_output = pending  # type: ignore[attr-defined]
+                return lines
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        if not select.select([fd], [], [], min(remaining, 0.2))[0]:
+            if process.poll() is not None:
+                break
+            continue
+        chunk = os.read(fd, 65536).decode()
+        if not chunk:
+            break
+        pending += chunk
+    raise AssertionError(f"{needle!r} not seen; got {lines}")

@@ -25,7 +25,7 @@ import msgspec
 import orjson
 
 from bot.alerts.broker import PrivateBroker, reachable
-from bot.config import Config, ControlConfig, SimConfig, load_config
+from bot.config import Config, ControlConfig, SimConfig, StateConfig, load_config
 from bot.core.engine_events import PositionLiquidated
 from bot.core.figures import AccountFigures, account_figures
 from bot.core.values import MarginMode, fmt
@@ -218,6 +218,8 @@ class LiveDemo:
                 config,
                 sim=SimConfig(base_url=sim.base_url("ws")),
                 control=ControlConfig(socket=config.control.socket),
+                # Each demo tells its story from the start: a fresh ledger, not the last one's.
+                state=StateConfig(directory=str(self.workdir / "state")),
             )
             daemon = DemoDaemon(self.run, config, None, self.out)
             viewer = asyncio.create_task(self._follow_alerts(config))

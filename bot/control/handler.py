@@ -10,7 +10,7 @@ import orjson
 
 from bot.calculator import figures_json
 from bot.control.codec import QueryJson, correlation_id, decode
-from bot.core.engine import Engine
+from bot.core.engine import Engine, Input
 from bot.core.engine_events import CommandRefused, EngineEvent, OrderRejected
 from bot.core.figures import account_figures
 from bot.core.orders import OrderStatus
@@ -56,11 +56,13 @@ class CommandHandler:
         record: Callable[[dict[str, Any]], None] | None,
         publish: Callable[[list[EngineEvent]], None],
         clock: Callable[[], int] = time.time_ns,
+        journal: Callable[[list[Input]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.record = record
         self.publish = publish
         self.clock = clock
+        self.journal = journal
 
     def _require_account(self, name: str) -> None:
         if name not in self.engine.desks:
@@ -82,6 +84,8 @@ class CommandHandler:
             return {**reply, "ok": False, "error": str(exc)}
         if self.record is not None:
             self.record({"t": "command", "ts": ts, "data": orjson.loads(raw)})
+        if self.journal is not None:
+            self.journal([command])  # committed before the engine applies it
         events = self.engine.step(command)
         self.publish(events)
         refused = [e for e in events if isinstance(e, OrderRejected | CommandRefused)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bot.core.instruments import Instrument
 from bot.core.orders import OrderRequest, PriceSource
 from bot.core.values import MarginMode, PositionMode, PositionSlot
 
@@ -80,6 +81,15 @@ class SetTakeProfitStopLoss:
     take_profit_source: PriceSource = PriceSource.LAST
     stop_loss_source: PriceSource = PriceSource.MARK
     slot: PositionSlot = PositionSlot.BOTH
+
+
+@dataclass(frozen=True, slots=True)
+class LoadInstruments:
+    """Instruments the bundled snapshot lacked, loaded from the venue at start: an input like
+    any other, so a recovered or replayed ledger knows them too."""
+
+    account: str
+    instruments: tuple[Instrument, ...]
 
 
 Command = (

@@ -19,6 +19,7 @@ from bot.core.commands import (
     CancelOrder,
     ClosePosition,
     Command,
+    LoadInstruments,
     PlaceOrder,
     SetLeverage,
     SetMarginMode,
@@ -41,7 +42,7 @@ from bot.core.prices import PriceBoard
 from bot.core.values import ZERO, OrderSide, Side
 from bot.errors import MarginbotError
 
-Input = MarketEvent | Command
+Input = MarketEvent | Command | LoadInstruments
 
 
 class Engine:
@@ -63,11 +64,21 @@ class Engine:
             SetPositionMode: self._position_mode,
             AdjustIsolatedMargin: self._adjust,
             SetTakeProfitStopLoss: self._tpsl,
+            LoadInstruments: self._load_instruments,
         }
 
     def step(self, event: Input) -> list[EngineEvent]:
         handler = self._handlers.get(type(event))
         return handler(event) if handler is not None else []
+
+    def reads(self, event: object) -> bool:
+        """Whether `step` would look at this event (the rest need not be journaled)."""
+        return type(event) in self._handlers
+
+    def _load_instruments(self, command: LoadInstruments) -> list[EngineEvent]:
+        account = self._desk(command.account).account
+        account.instruments.update({i.symbol: i for i in command.instruments})
+        return []
 
     def _desks(self, venue: str) -> list[AccountDesk]:
         return [d for d in self.desks.values() if d.account.venue == venue]

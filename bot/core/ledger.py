@@ -85,6 +85,14 @@ class Account:
         self._positions: dict[tuple[str, PositionSlot], Position] = {}
         self._open_orders: dict[str, int] = {}
 
+    def __getstate__(self) -> dict[str, object]:
+        # The formulas are a module chosen by the venue: the state names the venue instead.
+        return {k: v for k, v in self.__dict__.items() if k != "formulas"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.formulas = formulas_for(self.venue)
+
     # -- lookups ------------------------------------------------------------------------------
 
     def instrument(self, symbol: str) -> Instrument:

@@ -44,6 +44,7 @@ async def test_crash_alerts_arrive_over_mqtt(tmp_path: Path, mosquitto: int) -> 
             '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
             '[[accounts]]\nname = "isolated"\nvenue = "binance"\nwallet_balance = "2000"\n'
             'margin_mode = "isolated"\nleverage = "10"\n'
+            f'[state]\ndirectory = "{tmp_path / "state"}"\n'
             f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n'
             f"[mqtt]\nport = {mosquitto}\n"
             f'[alerts]\noutbox = "{tmp_path / "outbox.sqlite"}"\nposition_interval_s = 0.2\n'
@@ -98,8 +99,7 @@ def test_daemon_killed_with_pending_alerts_delivers_them_after_restart(tmp_path:
     import subprocess
     import sys
 
-    from tests.cli.test_daemon_cli import read_until
-    from tests.conftest import Broker
+    from tests.conftest import Broker, read_until
 
     marginbot = str(Path(sys.executable).with_name("marginbot"))
     broker = Broker(tmp_path)  # not started yet: the first daemon queues
@@ -116,6 +116,7 @@ def test_daemon_killed_with_pending_alerts_delivers_them_after_restart(tmp_path:
             f'[sim]\nbase_url = "{base}"\n'
             '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
             '[[accounts]]\nname = "iso"\nvenue = "binance"\nwallet_balance = "2000"\n'
+            f'[state]\ndirectory = "{tmp_path / "state"}"\n'
             f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nport = {broker.port}\n'
             f'[alerts]\noutbox = "{tmp_path / "outbox.sqlite"}"\n[recording]\nenabled = false\n'
         )

@@ -6,49 +6,12 @@ and see the stop fire in a scripted crash while the last price still lags above 
 
 from __future__ import annotations
 
-import os
-import select
 import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
-from tests.conftest import ROOT
-
-MARGINBOT = str(Path(sys.executable).with_name("marginbot"))
-
-
-def read_until(process: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
-    """Lines of the process's output up to the one containing `needle`.
-
-    Reads the pipe itself (not through Python's buffer, which `select` cannot see) and keeps
-    what follows the needle for the next call.
-    """
-    assert process.stdout is not None
-    fd = process.stdout.fileno()
-    pending: str = getattr(process, "_pending_output", "")
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        while "\n" in pending:
-            line, pending = pending.split("\n", 1)
-            lines.append(line + "\n")
-            if needle in line:
-                process._pending_output = pending  # type: ignore[attr-defined]
-                return lines
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        if not select.select([fd], [], [], min(remaining, 0.2))[0]:
-            if process.poll() is not None:
-                break
-            continue
-        chunk = os.read(fd, 65536).decode()
-        if not chunk:
-            break
-        pending += chunk
-    raise AssertionError(f"{needle!r} not seen; got {lines}")
+from tests.conftest import MARGINBOT, ROOT, read_until
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -84,6 +47,7 @@ def test_open_with_bracket_from_the_cli_and_watch_the_stop_fire(tmp_path: Path) 
             .replace('socket = "logs/marginbot.sock"', f'socket = "{tmp_path / "mb.sock"}"')
             .replace("[mqtt]\nenabled = true", "[mqtt]\nenabled = false")
             .replace('directory = "logs/sessions"', f'directory = "{tmp_path / "sessions"}"')
+            .replace('directory = "logs/state"', f'directory = "{tmp_path / "state"}"')
         )
         daemon = subprocess.Popen(
             [MARGINBOT, "run", "--config", str(config)],

@@ -41,6 +41,7 @@ def write_config(tmp_path: Path, sim_base: str, mqtt_port: int | None) -> Path:
         'margin_mode = "isolated"\nleverage = "10"\n'
         '[[accounts]]\nname = "cross"\nvenue = "binance"\nwallet_balance = "2000"\n'
         'leverage = "10"\n'
+        f'[state]\ndirectory = "{tmp_path / "state"}"\n'
         f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n{mqtt}'
         f'[recording]\ndirectory = "{tmp_path / "sessions"}"\n'
     )

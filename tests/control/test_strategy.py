@@ -62,6 +62,7 @@ async def test_daemon_runs_the_strategy_and_the_session_replays_without_it(tmp_p
             'margin_mode = "isolated"\nleverage = "10"\n'
             f'[[strategies]]\nfile = "{ROOT / "examples/breakout.py"}"\nclass = "Breakout"\n'
             'account = "bot"\nparams = { lookback = 20, qty = "0.05", stop_pct = "0.005" }\n'
+            f'[state]\ndirectory = "{tmp_path / "state"}"\n'
             f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
             f'[recording]\ndirectory = "{tmp_path / "sessions"}"\n'
         )

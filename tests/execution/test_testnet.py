@@ -177,6 +177,7 @@ async def test_orders_mirror_to_the_venue_and_reconcile(tmp_path: Path, monkeypa
             'leverage = "20"\nexecution = "testnet"\n'
             f'exchange_url = "{sim.base_url()}"\nreconcile_interval_s = 60\n'
             '[accounts.fees]\nmaker = "0.0002"\ntaker = "0.0005"\n'
+            f'[state]\ndirectory = "{tmp_path / "state"}"\n'
             f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
             "[recording]\nenabled = false\n"
         )
@@ -278,6 +279,7 @@ async def test_bybit_orders_mirror_through_sandbox_mode_and_reconcile(
             'leverage = "20"\nexecution = "testnet"\n'
             f'exchange_url = "{sim.base_url()}"\nreconcile_interval_s = 60\n'
             '[accounts.fees]\nmaker = "0.0002"\ntaker = "0.00055"\n'
+            f'[state]\ndirectory = "{tmp_path / "state"}"\n'
             f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
             "[recording]\nenabled = false\n"
         )
