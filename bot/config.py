@@ -129,6 +129,23 @@ class StateConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     keep_journal: bool = False  # keep every input (an audit trail) instead of pruning
 
 
+class MetricsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Prometheus /metrics and /healthz (docs/operations.md); 0 as the port picks a free one."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+
+class LoggingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """JSON lines to a rotating file, as well as to the terminal (readable there)."""
+
+    file: str | None = "logs/marginbot.jsonl"  # none: the terminal only
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    max_file_mb: int = 50
+    backups: int = 5
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     feeds: list[FeedConfig]
     sim: SimConfig = SimConfig()
@@ -139,6 +156,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     strategies: list[StrategyConfig] = []
     alerts: AlertsConfig = AlertsConfig()
     state: StateConfig = StateConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
 
 
 def accounts_digest(config: Config) -> str:
@@ -204,5 +223,7 @@ def _check_accounts(config: Config, path: Path) -> None:
             )
     if config.state.snapshot_interval_s <= 0:
         raise ConfigError(f"{path}: state.snapshot_interval_s: expected a positive number")
+    if config.logging.max_file_mb <= 0 or config.logging.backups < 0:
+        raise ConfigError(f"{path}: logging: max_file_mb must be positive and backups zero or more")
     if config.recording.max_file_mb <= 0:
         raise ConfigError(f"{path}: recording.max_file_mb: expected a positive size in MB")

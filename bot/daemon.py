@@ -50,7 +50,8 @@ from bot.execution.credentials import load_credentials
 from bot.execution.events import MirrorFailed, OrderMirrored, ReconciliationDrift
 from bot.feeds.client import FeedClient, FeedSettings
 from bot.markets.snapshot import bundled_for
-from bot.session.events_out import event_line
+from bot.metrics import MetricsServer
+from bot.session.events_out import event_line, kind_of
 from bot.session.format import SessionHeader
 from bot.session.io import RotatingRecorder
 from bot.state.store import Recovery, StateStore
@@ -164,6 +165,9 @@ class Daemon:
         ]
         self.stop = asyncio.Event()
         self.stop_seconds: float | None = None  # how long the graceful stop took
+        self.event_counts: dict[tuple[str, str], int] = {}  # (venue, kind) → events
+        self.alert_counts: dict[str, int] = {}
+        self.metrics_url: str | None = None
         self.started_ns = time.time_ns()
         a = config.alerts
         self.rules = AlertRules(self.engine, rule_book(a))
@@ -219,7 +223,10 @@ class Daemon:
     def _on_market(self, events: list[MarketEvent | FeedEvent]) -> None:
         if self.state is not None:
             self.state.append([e for e in events if self.engine.reads(e)])  # type: ignore[misc]
+        counts = self.event_counts
         for event in events:
+            key = (getattr(event, "venue", ""), kind_of(type(event)))
+            counts[key] = counts.get(key, 0) + 1
             if type(event).__name__.startswith("Feed"):
                 self._raise(self.rules.on_event(event))
                 continue
@@ -261,6 +268,7 @@ class Daemon:
         """Put each alert in the outbox of its account (or of every account), then print it:
         an alert on the terminal is already safe on disk."""
         for alert in alerts:
+            self.alert_counts[alert.kind] = self.alert_counts.get(alert.kind, 0) + 1
             if alert.account is None:
                 targets = list(self.publishers.values())
             else:
@@ -455,6 +463,23 @@ class Daemon:
             os._exit(130)
         self.stop.set()
 
+    async def _start_metrics(self) -> MetricsServer | None:
+        settings = self.config.metrics
+        if not settings.enabled:
+            return None
+        server = MetricsServer(self, settings.host, settings.port)
+        try:
+            self.metrics_url = await server.start()
+        except OSError as exc:
+            # Metrics are for watching; a port in use must not stop the ledger.
+            self.out.write(
+                f"metrics: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
+                "running without /metrics and /healthz\n"
+            )
+            log.warning("metrics_unavailable", host=settings.host, port=settings.port)
+            return None
+        return server
+
     def _announce(self, socket_path: Path) -> None:
         accounts = ", ".join(
             f"{a.name} ({a.venue} {a.margin_mode} {fmt(a.wallet_balance)})"
@@ -464,7 +489,9 @@ class Daemon:
             self.out.write(self.recovery.describe(self.state.directory) + "\n")
         self.out.write(
             f"marginbot {__version__} ready: accounts {accounts or 'none'}; "
-            f"commands on {socket_path}\n"
+            f"commands on {socket_path}"
+            + (f"; metrics on {self.metrics_url}/metrics" if self.metrics_url else "")
+            + "\n"
         )
         self.out.flush()
         log.info("daemon_ready", socket=str(socket_path))
@@ -520,6 +547,7 @@ class Daemon:
             for name, p in self.publishers.items()
         ]
         socket_path = Path(self.config.control.socket)
+        metrics = await self._start_metrics()
         async with ControlServer(socket_path, self.handler.handle):
             tasks = self._start_tasks()
             self._announce(socket_path)
@@ -529,6 +557,8 @@ class Daemon:
             stopping = time.monotonic()
             self._daemon_alert("daemon_stopping", f"marginbot {__version__} is stopping")
             await self._stop_tasks(tasks, reconcilers, publishing)
+        if metrics is not None:
+            await metrics.stop()
         self._close_state()
         if self.events_out is not None:
             self.events_out.flush()

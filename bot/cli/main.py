@@ -143,8 +143,16 @@ def _run(args: argparse.Namespace) -> int:
 
     from bot.config import load_config
     from bot.daemon import Daemon
+    from bot.logging import configure
 
     config = load_config(args.config)
+    settings = config.logging
+    configure(
+        level=os.environ.get("MARGINBOT_LOG_LEVEL", settings.level),
+        file=Path(settings.file) if settings.file else None,
+        max_bytes=settings.max_file_mb * 2**20,
+        backups=settings.backups,
+    )
     if args.events_out is None:
         return asyncio.run(Daemon(config, args.config, sys.stdout).run(args.duration))
     with args.events_out.open("ab") as events_out:

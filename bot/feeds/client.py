@@ -151,11 +151,21 @@ class FeedClient:
         self._attempt = 0
         self._rate_limited_streak = 0
         self._outage_since: float | None = None
+        self.last_data_at: float | None = None  # monotonic time of the last market data
         self._stopping = asyncio.Event()
         self._conn_seq = 0
         self._logged_ignored: set[str] = set()
 
     # -- public ----------------------------------------------------------------------------------
+
+    def health(self) -> str | None:
+        """None when market data flows; else what is wrong, in words."""
+        if self.last_data_at is None:
+            return f"{self.spec.name}: no market data yet from {self.url}"
+        silent = time.monotonic() - self.last_data_at
+        if silent >= self.settings.stale_after_s:
+            return f"{self.spec.name}: no market data for {silent:.0f} s (stale)"
+        return None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -310,6 +320,7 @@ class FeedClient:
             events.insert(0, FeedRecovered(self.spec.name, conn, outage, ts_recv))
             log.info("feed_recovered", venue=self.spec.name, conn=conn, outage_s=round(outage, 3))
         if events:
+            self.last_data_at = now
             last = events[-1]
             ts_event = getattr(last, "ts_event", None)
             if ts_event:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -33,6 +34,21 @@ EVENT_NAMES = {
     "ReconciliationDrift": "reconciliation_drift",
     "Reconciled": "reconciled",
 }
+
+
+_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+_KINDS: dict[type, str] = {}
+
+
+def kind_of(event_type: type) -> str:
+    """The stable snake_case name of an event class (FeedStale → feed_stale)."""
+    kind = _KINDS.get(event_type)
+    if kind is None:
+        name = event_type.__name__
+        kind = _KINDS[event_type] = EVENT_NAMES.get(name) or _SNAKE.sub("_", name).lower()
+    return kind
 
 
 def _value(value: Any) -> Any:

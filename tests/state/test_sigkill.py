@@ -43,7 +43,8 @@ def config_text(tmp_path: Path, base: str) -> str:
         f'[state]\ndirectory = "{tmp_path / "state"}"\nsnapshot_interval_s = 0.4\n'
         "keep_journal = true\n"
         f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
-        "[recording]\nenabled = false\n"
+        "[recording]\nenabled = false\n[metrics]\nenabled = false\n"
+        f'[logging]\nfile = "{tmp_path / "marginbot.jsonl"}"\n'
     )
 
 

@@ -1,0 +1,177 @@
+"""Prometheus metrics and a health check for the running daemon (aiohttp, one loopback port).
+
+Nothing is counted twice on the hot path: the collector reads the daemon's own counters and
+ledgers when Prometheus scrapes, so a tick costs the same with metrics on or off.
+
+    GET /metrics   Prometheus text format
+    GET /healthz   200 "ok", or 503 with one line per problem (a stale feed, a stopped engine)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.core.figures import account_figures
+
+if TYPE_CHECKING:
+    from bot.daemon import Daemon
+
+log = structlog.get_logger("marginbot.metrics")
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"marginbot_{name}", documentation, labels=labels)
+
+
+def _counter(name: str, documentation: str, labels: list[str]) -> CounterMetricFamily:
+    return CounterMetricFamily(f"marginbot_{name}", documentation, labels=labels)
+
+
+class DaemonCollector(Collector):
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._feeds()
+        yield from self._alerts()
+        yield from self._accounts()
+        yield from self._state()
+
+    def _feeds(self) -> Iterator[Metric]:
+        d = self.daemon
+        events = _counter("events", "Market events processed", ["venue", "kind"])
+        for (venue, kind), count in sorted(d.event_counts.items()):
+            events.add_metric([venue, kind], count)
+        yield events
+        frames = _counter("feed_frames", "Websocket frames received", ["venue"])
+        reconnects = _counter("feed_reconnects", "Feed reconnections", ["venue"])
+        stale = _counter("feed_stale", "Times a feed went silent past its limit", ["venue"])
+        errors = _counter("feed_parse_errors", "Malformed frames skipped", ["venue", "kind"])
+        lag = _gauge("feed_lag_seconds", "Median receive − exchange time, recent", ["venue"])
+        silent = _gauge("feed_silence_seconds", "Time since the last market data", ["venue"])
+        up = _gauge("feed_up", "1 when market data flows, 0 when stale or down", ["venue"])
+        now = time.monotonic()
+        for feed in d.feeds:
+            venue = feed.spec.name
+            frames.add_metric([venue], feed.stats.frames)
+            reconnects.add_metric([venue], feed.stats.reconnects)
+            stale.add_metric([venue], feed.stats.stale)
+            for (_conn, kind), count in feed.pipeline.errors.items():
+                errors.add_metric([venue, kind], count)
+            median = feed.stats.median_lag_ms
+            if median is not None:
+                lag.add_metric([venue], median / 1000)
+            if feed.last_data_at is not None:
+                silent.add_metric([venue], now - feed.last_data_at)
+            up.add_metric([venue], 0 if feed.health() else 1)
+        yield from (frames, reconnects, stale, errors, lag, silent, up)
+
+    def _alerts(self) -> Iterator[Metric]:
+        d = self.daemon
+        raised = _counter("alerts_raised", "Alerts raised by the rules", ["kind"])
+        for kind, count in sorted(d.alert_counts.items()):
+            raised.add_metric([kind], count)
+        yield raised
+        published = _counter("alerts_published", "MQTT messages acknowledged", ["account"])
+        connected = _gauge("mqtt_connected", "1 when connected to the broker", ["account"])
+        for name, publisher in d.publishers.items():
+            published.add_metric([name], publisher.stats.published)
+            connected.add_metric([name], 1 if publisher.stats.connected else 0)
+        yield from (published, connected)
+        if d.outbox is not None:
+            depth = _gauge("outbox_depth", "Messages waiting for the broker", [])
+            depth.add_metric([], d.outbox.depth())
+            dropped = _counter("outbox_dropped", "Oldest messages dropped at the bound", [])
+            dropped.add_metric([], d.outbox.dropped)
+            yield from (depth, dropped)
+
+    def _accounts(self) -> Iterator[Metric]:
+        equity = _gauge("account_equity", "Margin balance at the marks", ["account"])
+        wallet = _gauge("account_wallet", "Wallet balance", ["account"])
+        ratio = _gauge("account_margin_ratio", "Maintenance margin / margin balance", ["account"])
+        positions = _gauge("account_positions", "Open positions", ["account"])
+        nearest = _gauge(
+            "account_liquidation_distance",
+            "Nearest liquidation, as a fraction of the mark price",
+            ["account"],
+        )
+        for name, desk in self.daemon.engine.desks.items():
+            figures = account_figures(desk.account)
+            equity.add_metric([name], float(figures.margin_balance))
+            wallet.add_metric([name], float(figures.wallet_balance))
+            positions.add_metric([name], len(figures.positions))
+            if figures.margin_ratio is not None:
+                ratio.add_metric([name], float(figures.margin_ratio))
+            distances = [
+                abs(p.mark_price - p.liquidation_price) / p.mark_price
+                for p in figures.positions
+                if p.liquidation_price is not None and p.mark_price > 0
+            ]
+            if distances:
+                nearest.add_metric([name], float(min(distances)))
+        yield from (equity, wallet, ratio, positions, nearest)
+
+    def _state(self) -> Iterator[Metric]:
+        state = self.daemon.state
+        if state is None:
+            return
+        journaled = _counter("journal_inputs", "Inputs journaled since start", [])
+        journaled.add_metric([], state.appended)
+        snapshots = _counter("snapshots", "Snapshots written since start", [])
+        snapshots.add_metric([], state.snapshots)
+        yield from (journaled, snapshots)
+
+
+def health(daemon: Daemon) -> list[str]:
+    """What is wrong, one line each; empty when healthy."""
+    problems = [problem for feed in daemon.feeds if (problem := feed.health())]
+    if daemon.stop.is_set():
+        problems.append("the daemon is stopping")
+    return problems
+
+
+class MetricsServer:
+    def __init__(self, daemon: Daemon, host: str, port: int) -> None:
+        self.daemon = daemon
+        self.host = host
+        self.port = port
+        self.registry = CollectorRegistry()
+        self.registry.register(DaemonCollector(daemon))
+        self._runner: web.AppRunner | None = None
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE}
+        )
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        problems = health(self.daemon)
+        if problems:
+            return web.Response(status=503, text="\n".join(problems) + "\n")
+        return web.Response(text="ok\n")
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.add_routes([web.get("/metrics", self._metrics), web.get("/healthz", self._healthz)])
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        server = site._server  # aiohttp keeps the bound socket here
+        if self.port == 0 and server is not None:
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
