@@ -150,7 +150,7 @@ class Daemon:
                 config.recording.compress,
             )
         self.handler = CommandHandler(
-            self.engine, self._record, self._publish, journal=self._journal
+            self.engine, self._record, self._publish, journal=self._journal, status=self._status
         )
         self.feeds = [
             FeedClient(
@@ -215,6 +215,39 @@ class Daemon:
     def _record(self, record: dict[str, object]) -> None:
         if self.recorder is not None:
             self.recorder.write(record)
+
+    def _status(self) -> dict[str, Any]:
+        """The daemon's own health for `marginbot status`: feeds, prices, alerts, state."""
+        prices = {}
+        for (venue, symbol), p in self.engine.prices.symbols.items():
+            divergence = (
+                fmt(abs(p.mark - p.last) / p.mark) if p.mark and p.last is not None else None
+            )
+            prices[f"{venue}:{symbol}"] = {
+                "mark": fmt(p.mark) if p.mark is not None else None,
+                "last": fmt(p.last) if p.last is not None else None,
+                "divergence": divergence,
+            }
+        return {
+            "version": __version__,
+            "uptime_s": round((time.time_ns() - self.started_ns) / 1e9, 1),
+            "feeds": [
+                {
+                    "venue": f.spec.name,
+                    "url": f.url,
+                    "healthy": f.health() is None,
+                    "problem": f.health(),
+                    "frames": f.stats.frames,
+                    "reconnects": f.stats.reconnects,
+                    "median_lag_ms": f.stats.median_lag_ms,
+                }
+                for f in self.feeds
+            ],
+            "prices": prices,
+            "outbox_depth": self.outbox.depth() if self.outbox is not None else None,
+            "alerts_raised": sum(self.alert_counts.values()),
+            "metrics": self.metrics_url,
+        }
 
     def _journal(self, inputs: list[Input]) -> None:
         if self.state is not None:

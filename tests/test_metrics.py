@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import aiohttp
+import orjson
 
 from bot.config import load_config
 from bot.control.socket_server import send
@@ -14,6 +15,7 @@ from bot.daemon import Daemon
 from bot.sim.scenario import scenario_from_dict
 from bot.sim.server import Simulator
 from bot.sim.sources import ScenarioSource
+from tests.conftest import MARGINBOT
 
 SHORT = scenario_from_dict(
     {
@@ -66,6 +68,25 @@ async def test_metrics_and_health(tmp_path: Path) -> None:
         )
         assert reply["ok"], reply
         assert daemon.metrics_url is not None
+        for flag in ("--json", None):
+            status = await asyncio.create_subprocess_exec(
+                MARGINBOT, "status", "--socket", str(tmp_path / "mb.sock"),
+                *([flag] if flag else []), stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            output, _ = await status.communicate()
+            assert status.returncode == 0
+            if flag:
+                document = orjson.loads(output)
+                [feed] = document["daemon"]["feeds"]
+                assert feed["healthy"]
+                assert document["daemon"]["prices"]["binance:BTCUSDT"]["mark"]
+                [position] = document["accounts"]["iso"]["positions"]
+                assert position["qty"] == "0.1"
+                assert position["liquidation_price"]
+            else:
+                text = output.decode()
+                for title in ("Feeds", "Prices", "Accounts", "Positions", "long 0.1 BTCUSDT"):
+                    assert title in text
         async with aiohttp.ClientSession() as http:
             async with http.get(daemon.metrics_url + "/healthz") as answer:
                 assert answer.status == 200

@@ -31,6 +31,18 @@ def _margin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    from bot.cli.status import show_status
+
+    return show_status(args)
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from bot.cli.status import check_config
+
+    return check_config(args)
+
+
 def _story(args: argparse.Namespace) -> int:
     from bot.cli.story import load_settings, run_story
 
@@ -286,6 +298,20 @@ def _live_parsers(commands: Any) -> None:
     from bot.cli.control import add_parsers
 
     add_parsers(commands)
+
+    status = commands.add_parser("status", help="the running daemon: feeds, prices, ledgers")
+    status.add_argument("--config", type=Path, help="read the socket path from a config")
+    status.add_argument("--socket", help="the daemon's control socket")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=_status)
+
+    config = commands.add_parser("config", help="check a configuration file")
+    config_actions = config.add_subparsers(dest="action", required=True)
+    check = config_actions.add_parser(
+        "check", help="validate FILE and say what the daemon would run; exit 2 if it is wrong"
+    )
+    check.add_argument("file", type=Path, metavar="FILE")
+    check.set_defaults(handler=_config_check)
 
     sim = commands.add_parser(
         "sim",

@@ -57,12 +57,14 @@ class CommandHandler:
         publish: Callable[[list[EngineEvent]], None],
         clock: Callable[[], int] = time.time_ns,
         journal: Callable[[list[Input]], None] | None = None,
+        status: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.engine = engine
         self.record = record
         self.publish = publish
         self.clock = clock
         self.journal = journal
+        self.status = status
 
     def _require_account(self, name: str) -> None:
         if name not in self.engine.desks:
@@ -76,7 +78,10 @@ class CommandHandler:
         try:
             request = decode(raw)
             if isinstance(request, QueryJson):
-                return {**reply, "ok": True, "state": state_json(self.engine, request.account)}
+                reply.update(ok=True, state=state_json(self.engine, request.account))
+                if self.status is not None:
+                    reply["daemon"] = self.status()
+                return reply
             self._require_account(request.account)
             ts = self.clock()
             command = request.command(ts)
