@@ -165,10 +165,16 @@ def _run(args: argparse.Namespace) -> int:
         max_bytes=settings.max_file_mb * 2**20,
         backups=settings.backups,
     )
+    try:
+        import uvloop  # the faster loop, where it is installed
+
+        runner: Any = uvloop.run
+    except ImportError:
+        runner = asyncio.run
     if args.events_out is None:
-        return asyncio.run(Daemon(config, args.config, sys.stdout).run(args.duration))
+        return int(runner(Daemon(config, args.config, sys.stdout).run(args.duration)))
     with args.events_out.open("ab") as events_out:
-        return asyncio.run(Daemon(config, args.config, sys.stdout, events_out).run(args.duration))
+        return int(runner(Daemon(config, args.config, sys.stdout, events_out).run(args.duration)))
 
 
 def _alerts(args: argparse.Namespace) -> int:

@@ -1,0 +1,136 @@
+"""deploy/: the container config, the broker config, the systemd unit, the dashboard, the image."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from prometheus_client import generate_latest
+
+from bot.alerts.broker import free_port, mosquitto_binary
+from bot.config import load_config
+from bot.daemon import Daemon
+from bot.metrics import MetricsServer
+from tests.conftest import MARGINBOT, ROOT
+
+DEPLOY = ROOT / "deploy"
+
+
+def test_the_container_config_is_valid_and_keeps_secrets_out() -> None:
+    checked = subprocess.run(
+        [MARGINBOT, "config", "check", str(DEPLOY / "marginbot.docker.toml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    config = load_config(DEPLOY / "marginbot.docker.toml")
+    assert config.mqtt.password_env == "MARGINBOT_MQTT_PASSWORD"
+    for path in (config.state.directory, config.alerts.outbox, config.recording.directory):
+        assert path.startswith("/var/lib/marginbot/")  # the one writable volume
+
+
+def test_the_dashboard_asks_only_for_metrics_the_daemon_serves(tmp_path: Path) -> None:
+    text = (DEPLOY / "marginbot.docker.toml").read_text()
+    text = text.replace("/var/lib/marginbot", str(tmp_path))
+    path = tmp_path / "d.toml"
+    path.write_text(text)
+    daemon = Daemon(load_config(path), path, io.StringIO())
+    daemon.event_counts[("binance", "mark_price")] = 1
+    daemon.alert_counts["liquidated"] = 1
+    served = generate_latest(MetricsServer(daemon, "127.0.0.1", 0).registry).decode()
+    if daemon.state is not None:
+        daemon.state.close()
+    dashboard = json.loads((DEPLOY / "grafana/marginbot-dashboard.json").read_text())
+    asked = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"marginbot_\w+", target["expr"])
+    }
+    assert asked
+    missing = [
+        name for name in asked if f"\n{name}" not in served and f"# TYPE {name}" not in served
+    ]
+    assert not missing, served
+
+
+async def test_the_broker_config_requires_a_password(tmp_path: Path) -> None:
+    binary = mosquitto_binary()
+    if binary is None or shutil.which("mosquitto_passwd") is None:
+        pytest.fail("mosquitto is not installed; `make test` installs it")
+    port = free_port()
+    conf = (DEPLOY / "mosquitto.conf").read_text()
+    conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
+    conf = conf.replace("/mosquitto/data/", f"{tmp_path}/") + "user root\n"
+    (tmp_path / "mosquitto.conf").write_text(conf)
+    subprocess.run(
+        ["mosquitto_passwd", "-c", "-b", str(tmp_path / "passwords"), "marginbot", "s3cret"],
+        check=True,
+        capture_output=True,
+    )
+    broker = subprocess.Popen([binary, "-c", str(tmp_path / "mosquitto.conf")])
+    try:
+        await asyncio.sleep(0.5)
+        async with aiomqtt.Client("127.0.0.1", port, username="marginbot", password="s3cret"):
+            pass
+        with pytest.raises(aiomqtt.MqttError):
+            async with aiomqtt.Client("127.0.0.1", port):
+                pass
+    finally:
+        broker.terminate()
+        broker.wait(5)
+
+
+def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed here")
+    unit = (DEPLOY / "marginbot.service").read_text()
+    unit = unit.replace("/opt/marginbot/.venv/bin/marginbot", MARGINBOT)
+    path = tmp_path / "marginbot.service"
+    path.write_text(unit)
+    verified = subprocess.run(
+        [analyze, "verify", str(path)], capture_output=True, text=True, check=False
+    )
+    assert verified.returncode == 0, verified.stderr
+    for hardening in ("NoNewPrivileges=true", "ProtectSystem=strict", "Restart=on-failure"):
+        assert hardening in unit
+
+
+def test_the_image_builds_and_starts() -> None:
+    docker = shutil.which("docker")
+    if (
+        docker is None
+        or subprocess.run([docker, "info"], capture_output=True, check=False).returncode
+    ):
+        pytest.skip("no Docker daemon on this machine (docker info fails)")
+    subprocess.run(
+        [docker, "build", "-f", str(DEPLOY / "Dockerfile"), "-t", "marginbot:test", str(ROOT)],
+        check=True,
+        timeout=900,
+    )
+    ran = subprocess.run(
+        [
+            docker,
+            "run",
+            "--rm",
+            "marginbot:test",
+            "config",
+            "check",
+            "/etc/marginbot/marginbot.toml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "valid" in ran.stdout
