@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help demo test lint typecheck unit setup mosquitto clean bench
+.PHONY: help demo test lint typecheck unit setup mosquitto node-red clean bench
 
 help:
 	@echo "make demo   set up and run the demo (no exchange account needed)"
@@ -44,6 +44,17 @@ mosquitto:
 	  echo "         install it (e.g. 'sudo apt-get install mosquitto') for the MQTT tests."; \
 	fi
 
+# A test tries the Node-RED example of docs/alerts.md; install Node-RED when npm is here.
+node-red:
+	@if [ -x $(TOOLS)/node-red/node_modules/.bin/node-red ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	  echo "installing node-red (npm) for the docs example test"; \
+	  mkdir -p $(TOOLS)/node-red && \
+	  npm install --prefix $(TOOLS)/node-red --no-audit --no-fund --silent node-red@4 >/dev/null; \
+	else \
+	  echo "note: npm is not installed; the Node-RED example test will be skipped"; \
+	fi
+
 demo: setup
 	$(BIN)/marginbot demo --config config/demo.toml $(if $(SPEED),--speed $(SPEED))
 
@@ -54,7 +65,7 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
-unit: setup
+unit: setup node-red
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
