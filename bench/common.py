@@ -44,3 +44,14 @@ def figure(name: str, value: float, unit: str, **parameters: Any) -> dict[str, A
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
     return line
+
+
+def verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (Linux reports kilobytes)."""
+    import resource  # noqa: PLC0415 — POSIX only
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

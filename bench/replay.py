@@ -1,41 +1,42 @@
-"""Replay throughput of the shipped Binance session: frames → parse → events → price board.
+"""Replay throughput: the shipped Binance session, repeated with shifted exchange times to a
+million events, through the full pipeline from received frame text to output events (parse,
+engine with positions and resting brackets, liquidation check, alert rules; no session writer).
 
-python -m bench.replay [--quick]
+    python -m bench.replay [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import math
 
-from bench.common import figure, median_seconds
-from bot.session.replay import replay
+from bench.common import figure, median_seconds, verdict
+from bench.workload import load_frames, run
 
-SESSION = (
-    Path(__file__).resolve().parent.parent
-    / "bot/data/sessions"
-    / ("binance-btcusdt-20230404.jsonl.gz")
-)
+TARGET = 300_000  # events/s on one core (issue 8)
+SESSION_EVENTS = 57_654
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="one run (CI smoke run)")
+    parser.add_argument("--quick", action="store_true", help="one short run (CI smoke run)")
     quick = parser.parse_args().quick
-    summary = replay(SESSION)
-    events = sum(summary.events.values())
-    seconds = median_seconds(lambda: replay(SESSION), 1 if quick else 5)
+    repeat = 1 if quick else math.ceil(1_000_000 / SESSION_EVENTS)
+    runs = 1 if quick else 5
+    connections, frames = load_frames(repeat)
+    events = run(connections, frames)
+    seconds = median_seconds(lambda: run(connections, frames), runs)
+    rate = events / seconds
     figure(
         "replay_throughput",
-        events / seconds,
+        rate,
         "events/s",
-        session=SESSION.name,
-        records=summary.records,
         events=events,
-        runs=1 if quick else 5,
-    )
-    figure(
-        "replay_throughput_records", summary.records / seconds, "records/s", session=SESSION.name
+        frames=len(frames),
+        runs=runs,
+        pipeline="frame text → parse → engine → liquidation → alert rules",
+        target=TARGET,
+        result=verdict(rate >= TARGET),
     )
 
 

@@ -275,6 +275,7 @@ class Daemon:
             self._raise(self._alerts_for(event))
             if self.events_out is not None:
                 self.events_out.write(event_line(event))
+                self.events_out.flush()  # a reader tailing the file sees each event at once
             line = describe(event)
             if line is not None:
                 self.out.write(line + "\n")

@@ -48,6 +48,8 @@ from bot.errors import (
     UnknownInstrument,
 )
 
+MEMO_LIMIT = 100_000
+
 
 class Account:
     """Wallet, settings and positions of one account in one settlement asset."""
@@ -84,14 +86,16 @@ class Account:
         self._settings: dict[str, SymbolSettings] = {}
         self._positions: dict[tuple[str, PositionSlot], Position] = {}
         self._open_orders: dict[str, int] = {}
+        self._maintenance: dict[tuple[object, ...], Decimal] = {}
 
     def __getstate__(self) -> dict[str, object]:
         # The formulas are a module chosen by the venue: the state names the venue instead.
-        return {k: v for k, v in self.__dict__.items() if k != "formulas"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("formulas", "_maintenance")}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self.formulas = formulas_for(self.venue)
+        self._maintenance = {}
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -159,8 +163,19 @@ class Account:
         return self.formulas.initial_margin(self.leg(position), mark, position.leverage)
 
     def maintenance_margin(self, position: Position) -> Decimal:
-        mark = self.mark(position.symbol, position.entry_price)
-        return self.formulas.maintenance_margin(self.leg(position), mark)
+        # Every cross check sums the maintenance margin of every cross position, at every tick
+        # of any symbol; between ticks of its own symbol a position's margin does not change.
+        # Memoized under everything the formula reads (the tiers are fixed per symbol).
+        mark = self.marks.get(position.symbol, position.entry_price)
+        key = (position.symbol, position.side, position.qty, position.entry_price, mark)
+        cached = self._maintenance.get(key)
+        if cached is None:
+            if len(self._maintenance) >= MEMO_LIMIT:
+                self._maintenance.clear()
+            cached = self._maintenance[key] = self.formulas.maintenance_margin(
+                self.leg(position), mark
+            )
+        return cached
 
     def cross_unrealized_pnl(self) -> Decimal:
         return sum(

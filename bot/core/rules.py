@@ -34,8 +34,8 @@ from bot.core.engine_events import (
     PositionLiquidated,
 )
 from bot.core.feed_events import FeedRecovered, FeedStale
-from bot.core.figures import PositionFigures, account_figures
 from bot.core.market import LastPrice, MarkPrice, Trade
+from bot.core.risk import RiskView, RiskViews
 from bot.core.values import ZERO, MarginMode, approx, div, fmt
 
 NS = 1_000_000_000
@@ -78,6 +78,7 @@ class AlertRules:
         self.engine = engine
         self.book = book or RuleBook()
         self._latches: dict[tuple[str, ...], _Latch] = {}
+        self.views = RiskViews()
 
     def on_event(self, event: Any) -> list[Alert]:
         if isinstance(event, MarkPrice | Trade | LastPrice):
@@ -102,18 +103,16 @@ class AlertRules:
             account = desk.account
             if account.venue != venue or not account.positions_of(symbol):
                 continue
-            figures = account_figures(account)
+            views, cross_ratio = self.views.of(account, symbol)
             settings = self.book.for_(name, symbol)
-            for position in figures.positions:
-                if position.symbol != symbol:
-                    continue
+            for position in views:
                 alerts += self._divergence(
                     name,
                     position,
                     prices.mark,
                     prices.last,
                     prices.index,
-                    figures.cross_margin_ratio,
+                    cross_ratio,
                     settings,
                     ts,
                 )
@@ -133,7 +132,7 @@ class AlertRules:
     def _divergence(
         self,
         account: str,
-        p: PositionFigures,
+        p: RiskView,
         mark: Decimal,
         last: Decimal | None,
         index: Decimal | None,
@@ -198,9 +197,7 @@ class AlertRules:
             )
         ]
 
-    def _risk(
-        self, account: str, p: PositionFigures, settings: RuleSettings, ts: int
-    ) -> list[Alert]:
+    def _risk(self, account: str, p: RiskView, settings: RuleSettings, ts: int) -> list[Alert]:
         ratio = p.margin_ratio
         if ratio is None:
             return []
@@ -236,7 +233,7 @@ class AlertRules:
     @staticmethod
     def _risk_alert(
         account: str,
-        p: PositionFigures,
+        p: RiskView,
         level: Decimal,
         direction: str,
         severity: Severity,

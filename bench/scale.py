@@ -1,0 +1,106 @@
+"""Scale: 100 symbols, 1,000 open positions (500 cross across five accounts, 500 isolated
+across five more), 10,000 resting stop triggers, and a synthetic stream of mark and last
+prices through the engine and the alert rules. Events per second and peak RSS.
+
+    python -m bench.scale [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from decimal import Decimal
+
+from bench.common import figure, peak_rss_mb, verdict
+from bot.core.commands import PlaceOrder
+from bot.core.engine import Engine
+from bot.core.events import Fill
+from bot.core.instruments import Instrument, TierTable
+from bot.core.ledger import Account, FeeSchedule
+from bot.core.market import MarkPrice, Trade
+from bot.core.orders import OrderRequest, OrderType, PriceSource
+from bot.core.rules import AlertRules
+from bot.core.values import MarginMode, OrderSide, Venue
+
+TARGET_RATE = 200_000
+TARGET_RSS_MB = 150
+SYMBOLS = [f"S{n:03d}USDT" for n in range(100)]
+PRICE = Decimal(100)
+
+
+def instrument(symbol: str) -> Instrument:
+    return Instrument(
+        Venue.BINANCE, symbol, symbol[:-4], "USDT", "USDT", TierTable.single(Decimal("0.005")),
+        Decimal("0.01"), Decimal("0.001"), Decimal("0.001"), Decimal(5),
+    )  # fmt: skip
+
+
+def build(accounts_per_mode: int = 5) -> Engine:
+    instruments = {s: instrument(s) for s in SYMBOLS}
+    accounts = {}
+    for mode in (MarginMode.CROSS, MarginMode.ISOLATED):
+        for n in range(accounts_per_mode):
+            account = Account(
+                Venue.BINANCE, instruments, Decimal(1_000_000),
+                fees=FeeSchedule(Decimal(0), Decimal(0)),
+                default_leverage=Decimal(10), default_margin_mode=mode,
+            )  # fmt: skip
+            accounts[f"{mode.value}-{n}"] = account
+    engine = Engine(accounts)
+    for symbol in SYMBOLS:
+        engine.step(MarkPrice("binance", symbol, PRICE, None, None, None, 0, 0))
+    for name, account in accounts.items():  # a position on every symbol: 1,000 in all
+        for symbol in SYMBOLS:
+            account.apply_fill(Fill(symbol, OrderSide.BUY, Decimal(10), PRICE))
+            for k in range(10):  # 10,000 triggers: reduce-only stops far below
+                request = OrderRequest(
+                    symbol, OrderSide.SELL, OrderType.STOP_MARKET, Decimal(1),
+                    trigger_price=Decimal(60) - k, trigger_source=PriceSource.MARK,
+                    reduce_only=True,
+                )  # fmt: skip
+                engine.step(PlaceOrder(name, request, 0))
+    return engine
+
+
+def stream(count: int, seed: int = 1) -> list[MarkPrice | Trade]:
+    rng = random.Random(seed)  # noqa: S311 — a price walk, not cryptography
+    prices = dict.fromkeys(SYMBOLS, PRICE)
+    events: list[MarkPrice | Trade] = []
+    for n in range(count):
+        symbol = SYMBOLS[n % len(SYMBOLS)]
+        prices[symbol] += Decimal(rng.randint(-3, 3)) / 100
+        ts = 1_000_000_000 + n * 1_000_000
+        if n % 2:
+            events.append(MarkPrice("binance", symbol, prices[symbol], None, None, None, ts, ts))
+        else:
+            price = prices[symbol]
+            events.append(Trade("binance", symbol, price, Decimal(1), None, str(n), ts, ts))
+    return events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a short run (CI smoke run)")
+    quick = parser.parse_args().quick
+    engine = build(1 if quick else 5)
+    rules = AlertRules(engine)
+    events = stream(200 if quick else 4_000)
+    positions = sum(len(list(d.account.positions())) for d in engine.desks.values())
+    triggers = sum(len(d.orders) for d in engine.desks.values())
+    started = time.perf_counter()
+    for event in events:
+        for result in engine.step(event):
+            rules.on_event(result)
+        rules.on_event(event)
+    rate = len(events) / (time.perf_counter() - started)
+    rss = peak_rss_mb()
+    common = {"symbols": len(SYMBOLS), "positions": positions, "triggers": triggers}
+    figure("scale_throughput", rate, "events/s", **common, events=len(events),
+           target=TARGET_RATE, result=verdict(rate >= TARGET_RATE))  # fmt: skip
+    figure("scale_peak_rss", rss, "MB", **common, target=TARGET_RSS_MB,
+           result=verdict(rss <= TARGET_RSS_MB))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

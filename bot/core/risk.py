@@ -1,0 +1,103 @@
+"""What the alert rules read of a position at every price tick, computed as `account_figures`
+computes it, without the rest of the figures.
+
+The rules run on every mark and every trade, for every account holding the symbol; the full
+figures (bankruptcy prices, initial margins, available balance, every other position) cost far
+more than the two numbers the rules need: the margin ratio and the liquidation price. The ratio
+is recomputed at each tick (it moves with the mark). The liquidation price is a function of the
+position's ledger state and, for Binance, of the bracket its solver starts from (the bracket of
+the notional at the mark); it is cached under exactly those inputs, so a cached value is the
+value `liquidation_price` would return. A cross position with cross positions on other symbols
+depends on their marks too and is always recomputed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.core.figures import ratio
+from bot.core.ledger import Account, Position
+from bot.core.liquidation import liquidation_price
+from bot.core.values import ZERO, MarginMode, PositionSlot, Side
+
+CACHE_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RiskView:
+    symbol: str
+    slot: PositionSlot
+    side: Side
+    margin_mode: MarginMode
+    mark_price: Decimal
+    margin_ratio: Decimal | None
+    liquidation_price: Decimal | None
+
+
+class RiskViews:
+    def __init__(self) -> None:
+        self._liquidation_prices: dict[tuple[object, ...], Decimal | None] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def of(self, account: Account, symbol: str) -> tuple[list[RiskView], Decimal | None]:
+        """The views of the account's positions on `symbol`, and the cross margin ratio."""
+        cross = account.cross_positions()
+        if cross:
+            cross_mm = sum((account.maintenance_margin(p) for p in cross), ZERO)
+            cross_ratio = ratio(cross_mm, account.wallet_balance + account.cross_unrealized_pnl())
+        else:
+            cross_ratio = ZERO
+        views = []
+        for position in account.positions_of(symbol):
+            mark = account.mark(symbol, position.entry_price)
+            if position.margin_mode is MarginMode.ISOLATED:
+                balance = position.isolated_margin + position.unrealized_pnl(mark)
+                margin_ratio = ratio(account.maintenance_margin(position), balance)
+            else:
+                margin_ratio = cross_ratio
+            views.append(
+                RiskView(
+                    symbol,
+                    position.slot,
+                    position.side,
+                    position.margin_mode,
+                    mark,
+                    margin_ratio,
+                    self._liquidation_price(account, position, mark, cross),
+                )
+            )
+        return views, cross_ratio
+
+    def _liquidation_price(
+        self, account: Account, position: Position, mark: Decimal, cross: list[Position]
+    ) -> Decimal | None:
+        tiers = account.instrument(position.symbol).tiers
+        if position.margin_mode is MarginMode.ISOLATED:
+            group = (position,)
+            funds = position.isolated_margin
+        else:
+            if any(other.symbol != position.symbol for other in cross):
+                return liquidation_price(account, position)  # moves with the other marks
+            group = tuple(cross)
+            funds = account.wallet_balance
+        key = (
+            id(account),
+            id(tiers),
+            position.symbol,
+            position.slot,
+            position.margin_mode,
+            funds,
+            tuple((p.slot, p.side, p.qty, p.entry_price) for p in group),
+            tuple(tiers.tier_index(p.qty * mark) for p in group),  # where the solver starts
+        )
+        cached = self._liquidation_prices.get(key, self)
+        if cached is not self:
+            self.hits += 1
+            return cached  # type: ignore[return-value]
+        self.misses += 1
+        if len(self._liquidation_prices) >= CACHE_LIMIT:
+            self._liquidation_prices.clear()
+        value = self._liquidation_prices[key] = liquidation_price(account, position)
+        return value
