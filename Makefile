@@ -70,10 +70,8 @@ unit: setup node-red
 
 test: lint typecheck unit
 
-bench: $(VENV)/.synced
-	$(BIN)/python -m bench.replay
-	$(BIN)/python -m bench.triggers
-	$(BIN)/python -m bench.alert_delivery
+bench: setup
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +25,6 @@ from bot.alerts.outbox import Outbox
 from bot.alerts.publisher import AccountPublisher
 from bot.config import MqttConfig
 from bot.core.alerts import Alert, Severity
-from bot.logging import configure
 
 
 async def measure(count: int, directory: Path, port: int) -> list[float]:
@@ -71,7 +69,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     count = 200 if parser.parse_args().quick else 2_000
-    configure(stream=sys.stderr)  # stdout carries only the figures
     with tempfile.TemporaryDirectory() as tmp:
         broker = PrivateBroker(Path(tmp))
         broker.start()

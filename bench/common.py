@@ -11,6 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.logging import configure
+
+# stdout carries only the figures; the components' logs go to stderr, warnings and worse.
+configure(stream=sys.stderr, level="warning")
+
 
 def median_seconds(run: Callable[[], object], repeats: int = 5) -> float:
     times = []

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from bot.control.codec import decode
+from bot.control.codec import QueryJson, decode
 from bot.core.engine import Engine
 from bot.core.ledger import Account
 from bot.core.rules import AlertRules
@@ -135,7 +135,9 @@ def run(
     for index, frame in enumerate(frames):
         if index == PRIME:
             for order in ORDERS:
-                for result in step(decode(orjson.dumps(order)).command(frame.ts)):
+                command = decode(orjson.dumps(order))
+                assert not isinstance(command, QueryJson)
+                for result in step(command.command(frame.ts)):
                     if out is not None:
                         out(result)
         for event in parse(frame.conn, frame.text, frame.ts):

@@ -444,6 +444,12 @@ class Daemon:
             )
         self.outbox.close()
 
+    async def _outbox_checkpoints(self) -> None:
+        assert self.outbox is not None
+        while True:
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(self.outbox.checkpoint)
+
     async def _snapshots(self) -> None:
         assert self.state is not None
         while True:
@@ -539,6 +545,8 @@ class Daemon:
         tasks = [asyncio.create_task(f.run(), name=f"feed-{f.spec.name}") for f in self.feeds]
         if self.state is not None:
             tasks.append(asyncio.create_task(self._snapshots(), name="state-snapshots"))
+        if self.outbox is not None:
+            tasks.append(asyncio.create_task(self._outbox_checkpoints(), name="outbox-wal"))
         if self.config.mqtt.enabled:
             tasks.append(
                 asyncio.create_task(

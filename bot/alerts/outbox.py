@@ -8,6 +8,7 @@ SQLite in WAL mode; one row per message and account, `seq` keeps the order. Boun
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,18 @@ class Outbox:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process, not power loss
+        # A checkpoint fsyncs the database (tens of ms on some disks): never on the event loop.
+        # The daemon runs `checkpoint` in a worker thread instead (see Daemon).
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
             "account TEXT NOT NULL, message_id TEXT NOT NULL, topic TEXT NOT NULL, "
             "payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, "
             "UNIQUE (account, message_id))"
+        )
+        # Counted once here, then kept in step: COUNT(*) at every alert would cost a scan.
+        self._rows: dict[str, int] = dict(
+            self._db.execute("SELECT account, COUNT(*) FROM outbox GROUP BY account").fetchall()
         )
 
     def add(
@@ -50,17 +58,21 @@ class Outbox:
         retain: bool = False,
     ) -> bool:
         """Store a message; False when the bound forced the oldest out to make room."""
-        self._db.execute(
+        inserted = self._db.execute(
             "INSERT OR IGNORE INTO outbox (account, message_id, topic, payload, qos, retain) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (account, message_id, topic, payload, qos, int(retain)),
-        )
+        ).rowcount
+        self._rows[account] = self._rows.get(account, 0) + inserted
         excess = self.depth() - self.max_rows
         if excess > 0:
-            self._db.execute(
-                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)",
+            gone = self._db.execute(
+                "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?) "
+                "RETURNING account",
                 (excess,),
-            )
+            ).fetchall()
+            for (owner,) in gone:
+                self._rows[owner] -= 1
             self.dropped += excess
             return False
         return True
@@ -76,17 +88,27 @@ class Outbox:
             for seq, acct, mid, topic, payload, qos, retain in rows
         ]
 
-    def ack(self, seq: int) -> None:
-        self._db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+    def ack(self, *seqs: int) -> None:
+        """Remove delivered messages, in one transaction."""
+        self._db.execute("BEGIN")
+        for seq in seqs:
+            for (owner,) in self._db.execute(
+                "DELETE FROM outbox WHERE seq = ? RETURNING account", (seq,)
+            ).fetchall():
+                self._rows[owner] -= 1
+        self._db.execute("COMMIT")
 
     def depth(self, account: str | None = None) -> int:
         if account is None:
-            (count,) = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()
-        else:
-            (count,) = self._db.execute(
-                "SELECT COUNT(*) FROM outbox WHERE account = ?", (account,)
-            ).fetchone()
-        return int(count)
+            return sum(self._rows.values())
+        return self._rows.get(account, 0)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database; call from a worker thread. Its own connection: the
+        writer's is never held while the disk syncs."""
+        with contextlib.closing(sqlite3.connect(self.path, isolation_level=None)) as db:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()

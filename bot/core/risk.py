@@ -74,6 +74,7 @@ class RiskViews:
         self, account: Account, position: Position, mark: Decimal, cross: list[Position]
     ) -> Decimal | None:
         tiers = account.instrument(position.symbol).tiers
+        group: tuple[Position, ...]
         if position.margin_mode is MarginMode.ISOLATED:
             group = (position,)
             funds = position.isolated_margin

@@ -1,0 +1,157 @@
+"""Tick-to-alert latency: a mark-price frame leaves the simulator over a loopback websocket,
+the daemon (its own process, `marginbot run`) parses it, values the ledger, fires a rule, puts
+the alert in its SQLite outbox and publishes it at QoS 1 through a real Mosquitto; the time ends
+when a subscriber in this process receives it.
+
+An isolated 10x long of 1 BTCUSDT at 10,000 sees the mark alternate between about 9,060
+(margin ratio above 50 %) and 9,200 (below 40 %), so with no cooldown every tick raises a
+`liquidation_risk` alert, up or down. Each tick's price is unique, and the alert carries it:
+that is how a received alert finds the time its frame was sent.
+
+    python -m bench.tick_to_alert [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import aiomqtt
+import orjson
+
+from bench.common import figure, verdict
+from bot.alerts.broker import PrivateBroker
+from bot.control.socket_server import send
+from bot.sim import frames
+from bot.sim.server import Simulator
+from bot.sim.sources import Published
+
+TARGET_P99_MS = 1.0
+WARMUP_S = 1.5  # steady 10,000 while the order is placed
+SPACING_S = 0.002
+
+
+class Oscillation:
+    def __init__(self, ticks: int) -> None:
+        self.ticks = ticks
+
+    def frames(self, start_ms: int, speed: float = 1.0) -> Iterator[Published]:  # noqa: ARG002
+        steady = Decimal(10_000)
+        for n in range(int(WARMUP_S / SPACING_S)):
+            for topic, text in (
+                frames.binance_mark("BTCUSDT", steady, steady, Decimal(0), 0, start_ms),
+                frames.binance_trade("BTCUSDT", steady, Decimal(1), n, False, start_ms),
+            ):
+                yield Published(n * SPACING_S, "binance", topic, text)
+        for k in range(self.ticks):
+            near = k % 2 == 0
+            price = (Decimal(9_060) if near else Decimal(9_200)) - Decimal(k) / 10_000
+            t = WARMUP_S + k * SPACING_S
+            topic, text = frames.binance_mark("BTCUSDT", price, price, Decimal(0), 0, start_ms)
+            yield Published(t, "binance", topic, text)
+
+
+class TimedSimulator(Simulator):
+    """Notes when each mark frame is handed to the subscribers' connections."""
+
+    sent: dict[str, float]
+
+    def publish(self, venue: str, topic: str, text: str) -> None:
+        if "@markPrice" in topic:
+            price = orjson.loads(text)["data"]["p"]
+            self.sent[price] = time.perf_counter()
+        super().publish(venue, topic, text)
+
+
+def config(directory: Path, sim_url: str, port: int) -> Path:
+    path = directory / "bench.toml"
+    path.write_text(
+        f'[sim]\nbase_url = "{sim_url}"\n'
+        '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
+        '[[accounts]]\nname = "iso"\nvenue = "binance"\nwallet_balance = "2000"\n'
+        'margin_mode = "isolated"\nleverage = "10"\n'
+        f'[state]\ndirectory = "{directory / "state"}"\n'
+        f'[control]\nsocket = "{directory / "mb.sock"}"\n'
+        f'[mqtt]\nport = {port}\nprefix = "bench"\nclient_id = "bench-daemon"\n'
+        f'[alerts]\noutbox = "{directory / "outbox.sqlite"}"\ncooldown_s = 0\n'
+        "position_interval_s = 3600\n"
+        "[recording]\nenabled = false\n[metrics]\nenabled = false\n"
+        f'[logging]\nfile = "{directory / "marginbot.jsonl"}"\nlevel = "warning"\n'
+    )
+    return path
+
+
+async def measure(ticks: int, directory: Path, port: int) -> list[float]:
+    sim = TimedSimulator(Oscillation(ticks), wait_for_subscriber=True)
+    sim.sent = {}
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def subscribe() -> None:
+        async with aiomqtt.Client("127.0.0.1", port, identifier="bench-phone") as client:
+            await client.subscribe("bench/iso/alert/liquidation_risk", qos=1)
+            async for message in client.messages:
+                received = time.perf_counter()
+                details = orjson.loads(message.payload)["details"]
+                sent = sim.sent.get(details["mark_price"])
+                if sent is not None:
+                    latencies.append((received - sent) * 1e3)
+                if len(latencies) >= ticks:
+                    done.set()
+
+    listening = asyncio.create_task(subscribe())
+    async with sim:
+        path = config(directory, sim.base_url("ws"), port)
+        daemon = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli.main", "run", "--config", str(path),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            socket = directory / "mb.sock"
+            while not socket.exists():
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.5)
+            order = {"cmd": "place_order", "account": "iso", "symbol": "BTCUSDT"}
+            reply = await send(socket, {**order, "side": "buy", "type": "market", "qty": "1"})
+            if not reply.get("ok"):
+                raise RuntimeError(f"the position was not opened: {reply}")
+            await asyncio.wait_for(done.wait(), timeout=ticks * SPACING_S + 60)
+        finally:
+            daemon.terminate()
+            await daemon.wait()
+            listening.cancel()
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a short run (CI smoke run)")
+    ticks = 300 if parser.parse_args().quick else 10_000
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = PrivateBroker(Path(tmp))
+        broker.start()
+        try:
+            latencies = sorted(asyncio.run(measure(ticks, Path(tmp), broker.port)))
+        finally:
+            broker.stop()
+    p99 = latencies[max(int(len(latencies) * 0.99) - 1, 0)]
+    common = {
+        "alerts": len(latencies),
+        "path": "sim websocket → daemon process → outbox → Mosquitto (QoS 1) → subscriber",
+    }
+    figure("tick_to_alert_p50", statistics.median(latencies), "ms", **common)
+    figure("tick_to_alert_p99", p99, "ms", **common, target=TARGET_P99_MS,
+           result=verdict(p99 <= TARGET_P99_MS))  # fmt: skip
+    figure("tick_to_alert_max", latencies[-1], "ms", **common)
+
+
+if __name__ == "__main__":
+    main()
