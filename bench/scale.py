@@ -79,21 +79,39 @@ def stream(count: int, seed: int = 1) -> list[MarkPrice | Trade]:
     return events
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="a short run (CI smoke run)")
-    quick = parser.parse_args().quick
-    engine = build(1 if quick else 5)
+def rate_of(engine: Engine, events: list[MarkPrice | Trade]) -> float:
     rules = AlertRules(engine)
-    events = stream(200 if quick else 4_000)
-    positions = sum(len(list(d.account.positions())) for d in engine.desks.values())
-    triggers = sum(len(d.orders) for d in engine.desks.values())
     started = time.perf_counter()
     for event in events:
         for result in engine.step(event):
             rules.on_event(result)
         rules.on_event(event)
-    rate = len(events) / (time.perf_counter() - started)
+    return len(events) / (time.perf_counter() - started)
+
+
+def sweep() -> None:
+    """How the cost grows with the number of accounts holding every symbol (docs/performance.md)."""
+    for accounts in (1, 2, 5):
+        engine = build(accounts)
+        positions = sum(len(list(d.account.positions())) for d in engine.desks.values())
+        figure("scale_sweep", rate_of(engine, stream(2_000)), "events/s", positions=positions,
+               accounts=2 * accounts, triggers=10 * positions)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="a short run (CI smoke run)")
+    parser.add_argument("--sweep", action="store_true", help="events/s by number of positions")
+    args = parser.parse_args()
+    if args.sweep:
+        sweep()
+        return
+    quick = args.quick
+    engine = build(1 if quick else 5)
+    events = stream(200 if quick else 4_000)
+    positions = sum(len(list(d.account.positions())) for d in engine.desks.values())
+    triggers = sum(len(d.orders) for d in engine.desks.values())
+    rate = rate_of(engine, events)
     rss = peak_rss_mb()
     common = {"symbols": len(SYMBOLS), "positions": positions, "triggers": triggers}
     figure("scale_throughput", rate, "events/s", **common, events=len(events),

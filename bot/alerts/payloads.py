@@ -61,8 +61,20 @@ def status_payload(state: str, started_ns: int, accounts: list[str]) -> dict[str
     }
 
 
-def offline_payload() -> bytes:
-    return orjson.dumps({"schema": STATUS_SCHEMA, "state": "offline", "version": __version__})
+def offline_payload(started_ns: int, accounts: list[str], at_ns: int | None = None) -> bytes:
+    """`offline`, said by the daemon as it stops (with the time) or by the broker as the Last
+    Will when the connection dies (no time can be known in advance; the run it ends is named by
+    its start)."""
+    document: dict[str, Any] = {
+        "schema": STATUS_SCHEMA,
+        "state": "offline",
+        "version": __version__,
+        "started_at": iso(started_ns),
+        "accounts": accounts,
+    }
+    if at_ns is not None:
+        document["local_time"] = iso(at_ns)
+    return orjson.dumps(document)
 
 
 def position_payload(account: str, p: PositionFigures, last: Any) -> dict[str, Any]:

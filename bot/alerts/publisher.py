@@ -128,7 +128,12 @@ class AccountPublisher:
                     tls_params=_tls(self.config),
                     keepalive=self.config.keepalive_s,
                     timeout=10,
-                    will=aiomqtt.Will(self.status_topic, offline_payload(), qos=1, retain=True),
+                    will=aiomqtt.Will(
+                        self.status_topic,
+                        offline_payload(self.started_ns, [self.account]),
+                        qos=1,
+                        retain=True,
+                    ),
                 ) as client:
                     await self._session(client)
             except aiomqtt.MqttError as exc:
@@ -221,5 +226,9 @@ class AccountPublisher:
                     await client.publish(item.topic, item.payload, qos=item.qos, timeout=5)
                     self.outbox.ack(item.seq)
                 await client.publish(
-                    self.status_topic, offline_payload(), qos=1, retain=True, timeout=5
+                    self.status_topic,
+                    offline_payload(self.started_ns, [self.account], time.time_ns()),
+                    qos=1,
+                    retain=True,
+                    timeout=5,
                 )
