@@ -116,6 +116,8 @@ class Daemon:
         self.config = config
         self.out = out
         self.events_out = events_out
+        # Credentials first: a missing key is the user's first problem to hear about.
+        self.mirrors = self._mirrors(config)
         self.state: StateStore | None = None
         self.recovery: Recovery | None = None
         if config.state.enabled and config.accounts:
@@ -189,7 +191,6 @@ class Daemon:
         ]
         self.strategy_errors = 0
         self._depth = 0
-        self.mirrors = self._mirrors(config)
         self._intervals = {a.name: a.reconcile_interval_s for a in config.accounts}
         self._reconcile_now = {name: asyncio.Event() for name in self.mirrors}
         self._mirrored: set[str] = set()

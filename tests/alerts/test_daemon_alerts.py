@@ -119,6 +119,7 @@ def test_daemon_killed_with_pending_alerts_delivers_them_after_restart(tmp_path:
             f'[state]\ndirectory = "{tmp_path / "state"}"\n'
             f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nport = {broker.port}\n'
             f'[alerts]\noutbox = "{tmp_path / "outbox.sqlite"}"\n[recording]\nenabled = false\n'
+            f'[logging]\nfile = "{tmp_path / "marginbot.jsonl"}"\n[metrics]\nport = 0\n'
         )
         first = subprocess.Popen(
             [marginbot, "run", "--config", str(config)],
@@ -173,6 +174,7 @@ def test_an_alert_without_account_has_one_id_on_every_account_topic(tmp_path: Pa
         '[[accounts]]\nname = "iso"\nvenue = "binance"\nwallet_balance = "1"\n'
         '[[accounts]]\nname = "cross"\nvenue = "binance"\nwallet_balance = "1"\n'
         f'[alerts]\noutbox = "{tmp_path / "outbox.sqlite"}"\n[recording]\nenabled = false\n'
+        f'[state]\ndirectory = "{tmp_path / "state"}"\n'
     )
     daemon = Daemon(load_config(path), path, io.StringIO())
     daemon._daemon_alert("daemon_started", "marginbot started")

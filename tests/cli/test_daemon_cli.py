@@ -48,6 +48,7 @@ def test_open_with_bracket_from_the_cli_and_watch_the_stop_fire(tmp_path: Path) 
             .replace("[mqtt]\nenabled = true", "[mqtt]\nenabled = false")
             .replace('directory = "logs/sessions"', f'directory = "{tmp_path / "sessions"}"')
             .replace('directory = "logs/state"', f'directory = "{tmp_path / "state"}"')
+            + f'\n[logging]\nfile = "{tmp_path / "marginbot.jsonl"}"\n[metrics]\nport = 0\n'
         )
         daemon = subprocess.Popen(
             [MARGINBOT, "run", "--config", str(config)],
