@@ -34,6 +34,7 @@ from bot.core.engine_events import (
     PositionLiquidated,
 )
 from bot.core.feed_events import FeedRecovered, FeedStale
+from bot.core.ledger import Account, Position
 from bot.core.market import LastPrice, MarkPrice, Trade
 from bot.core.risk import RiskView, RiskViews
 from bot.core.values import ZERO, MarginMode, approx, div, fmt
@@ -74,11 +75,16 @@ class _Latch:
 
 
 class AlertRules:
-    def __init__(self, engine: Engine, book: RuleBook | None = None) -> None:
+    def __init__(
+        self, engine: Engine, book: RuleBook | None = None, remember_quiet: bool = True
+    ) -> None:
         self.engine = engine
         self.book = book or RuleBook()
         self._latches: dict[tuple[str, ...], _Latch] = {}
         self.views = RiskViews()
+        self._quiet: dict[tuple[str, str], tuple[object, ...]] = {}
+        self._held_back = False
+        self.remember_quiet = remember_quiet  # off only to test that it changes nothing
 
     def on_event(self, event: Any) -> list[Alert]:
         if isinstance(event, MarkPrice | Trade | LastPrice):
@@ -101,12 +107,26 @@ class AlertRules:
         alerts: list[Alert] = []
         for name, desk in self.engine.desks.items():
             account = desk.account
-            if account.venue != venue or not account.positions_of(symbol):
+            if account.venue != venue:
                 continue
+            mine = account.positions_of(symbol)
+            if not mine:
+                continue
+            # The rules are a function of these inputs and of their latches; when an evaluation
+            # with the same inputs changed nothing (no alert, no latch moved, nothing held back
+            # by a cooldown), evaluating again would change nothing either.
+            inputs = (prices.mark, prices.last, prices.index, _ledger_state(account, mine))
+            quiet_key = (name, symbol)
+            if self.remember_quiet and self._quiet.get(quiet_key) == inputs:
+                continue
+            keys = [(name, symbol, p.slot.value, k) for p in mine for k in ("divergence", "risk")]
+            before = [self._latch_state(key) for key in keys]
+            self._held_back = False
+            found: list[Alert] = []
             views, cross_ratio = self.views.of(account, symbol)
             settings = self.book.for_(name, symbol)
             for position in views:
-                alerts += self._divergence(
+                found += self._divergence(
                     name,
                     position,
                     prices.mark,
@@ -116,8 +136,19 @@ class AlertRules:
                     settings,
                     ts,
                 )
-                alerts += self._risk(name, position, settings, ts)
+                found += self._risk(name, position, settings, ts)
+            if found or self._held_back or before != [self._latch_state(k) for k in keys]:
+                self._quiet.pop(quiet_key, None)
+            else:
+                self._quiet[quiet_key] = inputs
+            alerts += found
         return alerts
+
+    def _latch_state(self, key: tuple[str, ...]) -> tuple[object, ...] | None:
+        latch = self._latches.get(key)
+        if latch is None:
+            return None
+        return (latch.armed, latch.last_fired, latch.level, latch.peak)
 
     def _latch(self, *key: str) -> _Latch:
         latch = self._latches.get(key)
@@ -158,6 +189,7 @@ class AlertRules:
         if nearest > settings.near_liquidation or divergence < settings.divergence:
             return []
         if not self._cooled(latch, settings, ts):
+            self._held_back = True  # the same prices may alert once the cooldown has passed
             return []
         latch.armed, latch.last_fired = False, ts
         mark_closer = by_mark < by_last
@@ -261,6 +293,22 @@ class AlertRules:
                 ("liquidation_price", fmt(p.liquidation_price) if p.liquidation_price else None),
             ),
         )
+
+
+def _ledger_state(account: Account, mine: list[Position]) -> tuple[object, ...]:
+    """Everything of the ledger the price rules read for these positions: the positions, the
+    wallet, and, when a cross position shares the account with other symbols, those positions
+    and their marks."""
+    own = tuple(
+        (p.slot, p.side, p.qty, p.entry_price, p.isolated_margin, p.margin_mode) for p in mine
+    )
+    cross = account.cross_positions()
+    symbol = mine[0].symbol
+    if not any(p.symbol != symbol for p in cross):
+        return (account.wallet_balance, own)
+    others = tuple((p.symbol, p.slot, p.side, p.qty, p.entry_price) for p in cross)
+    marks = tuple(account.marks.get(p.symbol) for p in cross)
+    return (account.wallet_balance, own, others, marks)
 
 
 def _liquidated(event: PositionLiquidated, _book: RuleBook) -> list[Alert]:

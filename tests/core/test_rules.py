@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot.core.alerts import Alert, Severity
 from bot.core.commands import PlaceOrder, SetTakeProfitStopLoss
 from bot.core.engine import Engine
@@ -157,3 +160,71 @@ def test_liquidated_alert_carries_prices_and_loss() -> None:
     assert liquidated.severity is Severity.CRITICAL
     assert (liquidated.detail("mark_price"), liquidated.detail("last_price")) == ("9030", "10000")
     assert liquidated.detail("loss") == "1000"
+
+
+def _quiet_memo_engine() -> tuple[Engine, AlertRules, Engine, AlertRules]:
+    pairs = []
+    for remember in (True, False):
+        btc = instrument(tiers=TierTable.single(D("0.004")))
+        eth = instrument("ETHUSDT", tiers=TierTable.single(D("0.005")))
+        accounts = {
+            "iso": Account(Venue.BINANCE, {"BTCUSDT": btc}, D(2000), fees=NO_FEES,
+                           default_margin_mode=MarginMode.ISOLATED, default_leverage=D(10)),
+            "crs": Account(Venue.BINANCE, {"BTCUSDT": btc, "ETHUSDT": eth}, D(1500),
+                           fees=NO_FEES, default_leverage=D(20)),
+        }  # fmt: skip
+        engine = Engine(accounts)
+        settings = RuleSettings(cooldown_s=2, hysteresis=D("0.1"))
+        rules = AlertRules(engine, RuleBook(settings), remember_quiet=remember)
+        for symbol, price in (("BTCUSDT", "10000"), ("ETHUSDT", "1000")):
+            for event in (
+                MarkPrice("binance", symbol, D(price), None, None, None, 0, 0),
+                Trade("binance", symbol, D(price), D(1), None, "0", 0, 0),
+            ):
+                engine.step(event)
+        for account, symbol, qty in (("iso", "BTCUSDT", 1), ("crs", "BTCUSDT", 1),
+                                     ("crs", "ETHUSDT", 5)):  # fmt: skip
+            request = OrderRequest(symbol, OrderSide.BUY, OrderType.MARKET, D(qty))
+            engine.step(PlaceOrder(account, request, 0))
+        pairs.append((engine, rules))
+    (a, ra), (b, rb) = pairs
+    return a, ra, b, rb
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+            st.sampled_from([-20, -12, -6, 0, 6, 12, 20]),  # mark, 0.1 % from the base: repeats
+            st.sampled_from([-12, 0, 12]),  # last − mark, in 0.1 %
+            st.integers(0, 3),  # seconds to the next tick: 0 repeats the time
+        ),
+        min_size=1,
+        max_size=120,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_remembering_quiet_inputs_changes_no_alert(path: list[tuple[str, int, int, int]]) -> None:
+    """Skipping an evaluation whose inputs did not change since a quiet one gives the same
+    alerts, at the same ticks, as evaluating every tick."""
+    fast, fast_rules, slow, slow_rules = _quiet_memo_engine()
+    # Within 5 % of the isolated liquidation (9,036) and across its margin-ratio levels, while
+    # the cross account holds on: every rule gets to fire, re-arm and cool down.
+    base = {"BTCUSDT": D(9_250), "ETHUSDT": D(925)}
+    ts = 0
+    for symbol, step, gap, wait in path:
+        ts += wait * S
+        mark = (base[symbol] * (1 + D(step) / 1000)).quantize(D("0.1"))
+        last = (mark * (1 + D(gap) / 1000)).quantize(D("0.1"))
+        outputs = []
+        for engine, rules in ((fast, fast_rules), (slow, slow_rules)):
+            alerts = []
+            for event in (
+                MarkPrice("binance", symbol, mark, None, None, None, ts, ts),
+                Trade("binance", symbol, last, D("0.001"), None, str(ts), ts, ts),
+            ):
+                for result in engine.step(event):
+                    alerts += rules.on_event(result)
+                alerts += rules.on_event(event)
+            outputs.append(alerts)
+        assert outputs[0] == outputs[1]
