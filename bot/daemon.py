@@ -23,7 +23,7 @@ import structlog
 from bot import __version__
 from bot.aio import wait_event
 from bot.alerts.outbox import Outbox
-from bot.alerts.payloads import alert_payload, position_payload
+from bot.alerts.payloads import alert_payload, closed_position_payload, position_payload
 from bot.alerts.publisher import AccountPublisher
 from bot.config import AccountConfig, AlertsConfig, Config, accounts_digest, config_digest
 from bot.control.handler import CommandHandler
@@ -170,6 +170,8 @@ class Daemon:
         self.event_counts: dict[tuple[str, str], int] = {}  # (venue, kind) → events
         self.alert_counts: dict[str, int] = {}
         self.metrics_url: str | None = None
+        self._shown_positions: dict[tuple[str, str], set[str]] = {}  # retained topics, open
+        self._position_sent: dict[tuple[str, str], float] = {}
         self.started_ns = time.time_ns()
         a = config.alerts
         self.rules = AlertRules(self.engine, rule_book(a))
@@ -317,18 +319,37 @@ class Daemon:
             self.out.flush()
 
     def _positions_state(self, event: MarkPrice) -> None:
+        """Retained position state, at most every `position_interval_s` per account and symbol
+        (the figures are not computed more often), and `closed` at once when one is gone."""
         if not self.publishers:
             return
+        now = time.monotonic()
+        interval = self.config.alerts.position_interval_s
         last = self.engine.prices.get(event.venue, event.symbol).last
         for name, desk in self.engine.desks.items():
-            if desk.account.venue != event.venue or not desk.account.positions_of(event.symbol):
+            publisher = self.publishers.get(name)
+            if publisher is None or desk.account.venue != event.venue:
                 continue
-            for p in account_figures(desk.account).positions:
-                if p.symbol == event.symbol and name in self.publishers:
-                    self.publishers[name].update_position(
-                        f"{p.symbol}-{p.slot.value}" if p.slot.value != "both" else p.symbol,
-                        position_payload(name, p, last),
-                    )
+            key = (name, event.symbol)
+            shown = self._shown_positions.get(key, set())
+            mine = desk.account.positions_of(event.symbol)
+            if not mine and not shown:
+                continue
+            if mine and now - self._position_sent.get(key, -interval) < interval:
+                continue
+            self._position_sent[key] = now
+            current = {
+                f"{p.symbol}-{p.slot.value}" if p.slot.value != "both" else p.symbol: p
+                for p in (account_figures(desk.account).positions if mine else ())
+                if p.symbol == event.symbol
+            }
+            for topic in shown - current.keys():
+                publisher.update_position(
+                    topic, closed_position_payload(name, event.symbol, event.mark_price, last)
+                )
+            for topic, figures in current.items():
+                publisher.update_position(topic, position_payload(name, figures, last))
+            self._shown_positions[key] = set(current)
 
     def _daemon_alert(self, kind: str, message: str) -> None:
         self._raise([Alert(kind, Severity.INFO, time.time_ns(), None, None, message)])

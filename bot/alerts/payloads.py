@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -83,6 +84,7 @@ def position_payload(account: str, p: PositionFigures, last: Any) -> dict[str, A
 
     return {
         "schema": POSITION_SCHEMA,
+        "state": "open",
         "account": account,
         "symbol": p.symbol,
         "side": p.side.value,
@@ -94,5 +96,28 @@ def position_payload(account: str, p: PositionFigures, last: Any) -> dict[str, A
         "liquidation_price": opt(p.liquidation_price),
         "margin_ratio": opt(p.margin_ratio),
         "unrealized_pnl": fmt(p.unrealized_pnl),
+        "local_time": iso(time.time_ns()),
+    }
+
+
+def closed_position_payload(
+    account: str, symbol: str, mark: Decimal, last: Decimal | None
+) -> dict[str, Any]:
+    """The retained state of a position that is gone (closed or liquidated): a subscriber that
+    arrives later must not see it still open."""
+    return {
+        "schema": POSITION_SCHEMA,
+        "state": "closed",
+        "account": account,
+        "symbol": symbol,
+        "side": None,
+        "qty": "0",
+        "entry_price": None,
+        "margin_mode": None,
+        "mark_price": fmt(mark),
+        "last_price": None if last is None else fmt(last),
+        "liquidation_price": None,
+        "margin_ratio": None,
+        "unrealized_pnl": "0",
         "local_time": iso(time.time_ns()),
     }

@@ -88,6 +88,10 @@ async def test_crash_alerts_arrive_over_mqtt(tmp_path: Path, mosquitto: int) -> 
     assert positions
     for payload in positions:
         jsonschema.validate(payload, SCHEMAS["position"])
+    # The liquidated position's retained state says so: a late subscriber sees it closed.
+    assert positions[0]["state"] == "open"
+    assert positions[-1]["state"] == "closed"
+    assert positions[-1]["qty"] == "0"
     statuses = [m["state"] for t, m in received if t == "marginbot/isolated/status"]
     assert statuses[0] == "online"
     assert statuses[-1] == "offline"  # said on the graceful stop
