@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import msgspec
+
 from bot.core.market import (
+    MS,
     BookTop,
     FrameError,
     MarketEvent,
@@ -101,6 +105,116 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], int], list[MarketEvent]]] = {
 }
 
 
+# The fast path: the three frames that make nearly all of the traffic, decoded straight into
+# typed structs (no dict per frame). Any frame it cannot take exactly — another event, a null
+# or mistyped field, a number that is not a finite decimal — goes to the general path below,
+# which gives the same events and the same errors as before: the fast path changes speed only.
+class _FastBook(msgspec.Struct, tag_field="e", tag="bookTicker"):
+    s: str
+    b: str
+    B: str
+    a: str
+    A: str
+    T: int | msgspec.UnsetType = msgspec.UNSET
+    E: int | msgspec.UnsetType = msgspec.UNSET
+
+
+class _FastMark(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
+    s: str
+    p: str
+    E: int
+    i: str | None = None
+    r: str | None = None
+    T: int | None = None
+
+
+class _FastTrade(msgspec.Struct, tag_field="e", tag="trade"):
+    s: str
+    p: str
+    q: str
+    E: int
+    T: int | msgspec.UnsetType = msgspec.UNSET
+    t: int | msgspec.UnsetType = msgspec.UNSET
+    X: str = "MARKET"
+    m: bool | None = None
+
+
+class _FastEnvelope(msgspec.Struct):
+    stream: str
+    data: _FastBook | _FastMark | _FastTrade
+
+
+_decode_fast = msgspec.json.Decoder(_FastEnvelope).decode
+
+
+def _finite(raw: str) -> Decimal:
+    value = Decimal(raw)
+    if not value.is_finite():
+        raise InvalidOperation
+    return value
+
+
+def _optional(raw: str | None) -> Decimal | None:
+    return None if raw is None or raw == "" else _finite(raw)
+
+
+def _fast_book(data: _FastBook, ts_recv: int) -> list[MarketEvent] | None:
+    ts = data.T if data.T is not msgspec.UNSET else data.E
+    if ts is msgspec.UNSET:
+        return None
+    return [
+        BookTop(
+            VENUE,
+            data.s,
+            _finite(data.b),
+            _finite(data.B),
+            _finite(data.a),
+            _finite(data.A),
+            ts * MS,
+            ts_recv,
+        )
+    ]
+
+
+def _fast_trade(data: _FastTrade, ts_recv: int) -> list[MarketEvent] | None:
+    ts = (data.T if data.T is not msgspec.UNSET else data.E) * MS
+    trade_id = "" if data.t is msgspec.UNSET else str(data.t)
+    price, qty = _finite(data.p), _finite(data.q)
+    if data.X != "MARKET":
+        return [NonMarketTrade(VENUE, data.s, price, qty, data.X, trade_id, ts, ts_recv)]
+    return [Trade(VENUE, data.s, price, qty, _taker(data.m), trade_id, ts, ts_recv)]
+
+
+def _fast_mark(data: _FastMark, ts_recv: int) -> list[MarketEvent] | None:
+    return [
+        MarkPrice(
+            VENUE,
+            data.s,
+            _finite(data.p),
+            _optional(data.i),
+            _optional(data.r),
+            data.T * MS if data.T else None,
+            data.E * MS,
+            ts_recv,
+        )
+    ]
+
+
+_FAST: dict[type, Callable[[Any, int], list[MarketEvent] | None]] = {
+    _FastBook: _fast_book,
+    _FastTrade: _fast_trade,
+    _FastMark: _fast_mark,
+}
+
+
+def _fast(text: str, ts_recv: int) -> list[MarketEvent] | None:
+    try:
+        data = _decode_fast(text).data
+        return _FAST[type(data)](data, ts_recv)
+    except (msgspec.DecodeError, InvalidOperation, ValueError):
+        return None
+
+
 class BinanceParser:
     venue = VENUE
 
@@ -108,6 +222,13 @@ class BinanceParser:
         self.ignored: Counter[str] = Counter()
 
     def parse(self, text: str, ts_recv: int) -> list[MarketEvent]:
+        fast = _fast(text, ts_recv)
+        if fast is not None:
+            return fast
+        return self.general(text, ts_recv)
+
+    def general(self, text: str, ts_recv: int) -> list[MarketEvent]:
+        """Any frame: envelopes, replies, errors, every event kind, and every malformed case."""
         message = load_object(text)
         if "stream" in message:
             data = message.get("data")

@@ -1,0 +1,70 @@
+"""The Binance fast path changes speed only: on every real frame, and on frames with fields
+mistyped at random, it gives the general parser's events or steps aside."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.market import FrameError
+from bot.session.io import SessionReader
+from bot.venues.binance.parse import BinanceParser, _fast
+from tests.conftest import ROOT
+
+SESSION = ROOT / "bot/data/sessions/binance-btcusdt-20230404.jsonl.gz"
+TEMPLATES = {
+    "bookTicker": {"e": "bookTicker", "u": 1, "s": "BTCUSDT", "b": "28150.1", "B": "1.5",
+                   "a": "28150.2", "A": "0.3", "T": 1680652801000, "E": 1680652801001},
+    "trade": {"e": "trade", "E": 1680652801000, "T": 1680652800999, "s": "BTCUSDT", "t": 77,
+              "p": "28150.1", "q": "0.010", "X": "MARKET", "m": True},
+    "markPriceUpdate": {"e": "markPriceUpdate", "E": 1680652801000, "s": "BTCUSDT",
+                        "p": "28155.2", "P": "28141.4", "i": "28165.1", "r": "0.0000276",
+                        "T": 1680681600000},
+}  # fmt: skip
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["", "NaN", "inf", "-Infinity", "1e5", "abc", "1_000", " 7 ", "0", "-0.0"]),
+    st.text(max_size=6),
+)
+
+
+def general(text: str) -> list | FrameError:
+    try:
+        return BinanceParser().general(text, 5)
+    except FrameError as error:
+        return error
+
+
+def test_every_recorded_frame_parses_the_same_way() -> None:
+    fast_taken = 0
+    for record in SessionReader(SESSION).records():
+        if record.get("t") != "recv" or "data" not in record:
+            continue
+        fast = _fast(record["data"], 5)
+        if fast is not None:
+            fast_taken += 1
+            assert fast == general(record["data"])
+    assert fast_taken == 57_654  # every frame that carries an event takes the fast path
+
+
+@given(
+    kind=st.sampled_from(sorted(TEMPLATES)),
+    changes=st.dictionaries(st.sampled_from(list("sbBaAETtpqXmirP")), VALUES, max_size=3),
+    removed=st.lists(st.sampled_from(list("sbBaAETtpqXmirP")), max_size=2),
+)
+@settings(max_examples=400, deadline=None)
+def test_mistyped_frames_are_parsed_the_same_way(kind: str, changes: dict, removed: list) -> None:
+    data = {**TEMPLATES[kind], **changes}
+    for key in removed:
+        data.pop(key, None)
+    text = orjson.dumps({"stream": f"btcusdt@{kind}", "data": data}).decode()
+    expected = general(text)
+    fast = _fast(text, 5)
+    if isinstance(expected, FrameError):
+        assert fast is None  # the error is the general path's to report
+    elif fast is not None:
+        assert fast == expected
