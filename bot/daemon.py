@@ -466,6 +466,17 @@ class Daemon:
             )
         self.outbox.close()
 
+    async def _hint_when_no_simulator(self) -> None:
+        """A new user's commonest first problem: the simulator is not running."""
+        await asyncio.sleep(2.0)
+        for feed, spec in zip(self.feeds, self.config.feeds, strict=True):
+            if spec.network == "sim" and feed.stats.connects == 0:
+                self.out.write(
+                    f"no simulator answers on {feed.url}: start one with `marginbot sim` "
+                    "(the feed keeps retrying)\n"
+                )
+                self.out.flush()
+
     async def _outbox_checkpoints(self) -> None:
         assert self.outbox is not None
         while True:
@@ -569,6 +580,7 @@ class Daemon:
             tasks.append(asyncio.create_task(self._snapshots(), name="state-snapshots"))
         if self.outbox is not None:
             tasks.append(asyncio.create_task(self._outbox_checkpoints(), name="outbox-wal"))
+        tasks.append(asyncio.create_task(self._hint_when_no_simulator(), name="sim-hint"))
         if self.config.mqtt.enabled:
             tasks.append(
                 asyncio.create_task(
