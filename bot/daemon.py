@@ -151,8 +151,15 @@ class Daemon:
                 config.recording.max_file_mb * 2**20,
                 config.recording.compress,
             )
+        self.engine_error: str | None = None  # set when the engine stopped on an internal error
+        self.refused_inputs: dict[str, int] = {}  # bad market data skipped, by kind
         self.handler = CommandHandler(
-            self.engine, self._record, self._publish, journal=self._journal, status=self._status
+            self.engine,
+            self._record,
+            self._publish,
+            journal=self._journal,
+            status=self._status,
+            step=self._step,
         )
         self.feeds = [
             FeedClient(
@@ -250,7 +257,46 @@ class Daemon:
             "outbox_depth": self.outbox.depth() if self.outbox is not None else None,
             "alerts_raised": sum(self.alert_counts.values()),
             "metrics": self.metrics_url,
+            "engine_error": self.engine_error,
         }
+
+    def _step(self, item: Input) -> list[Any]:
+        """The engine's step, fenced: an internal error stops the engine (the ledger stays as
+        it was before that input), never the daemon, which keeps serving status and health."""
+        if self.engine_error is not None:
+            if isinstance(item, MarketEvent):
+                return []
+            raise MarginbotError(f"the engine is stopped ({self.engine_error}); nothing is applied")
+        try:
+            return self.engine.step(item)
+        except MarginbotError as exc:
+            if not isinstance(item, MarketEvent):
+                raise
+            # Bad market data (a price of zero, say): skipped before it changed anything,
+            # counted, logged once per kind. A replay or a recovery skips it the same way.
+            kind = kind_of(type(item))
+            self.refused_inputs[kind] = self.refused_inputs.get(kind, 0) + 1
+            if self.refused_inputs[kind] == 1:
+                log.warning("market_input_refused", input=kind, reason=str(exc))
+            return []
+        except Exception as exc:
+            kind = kind_of(type(item))
+            self.engine_error = f"internal error on a {kind} input: {type(exc).__name__}: {exc}"
+            log.exception("engine_stopped", input=kind)
+            self._raise(
+                [
+                    Alert(
+                        "engine_stopped",
+                        Severity.CRITICAL,
+                        time.time_ns(),
+                        None,
+                        None,
+                        f"marginbot's engine stopped: {self.engine_error}. Prices and orders are "
+                        "no longer applied; the journal keeps the input for the report.",
+                    )
+                ]
+            )
+            return []
 
     def _journal(self, inputs: list[Input]) -> None:
         if self.state is not None:
@@ -266,7 +312,7 @@ class Daemon:
             if type(event).__name__.startswith("Feed"):
                 self._raise(self.rules.on_event(event))
                 continue
-            self._publish(self.engine.step(event))  # type: ignore[arg-type]
+            self._publish(self._step(event))  # type: ignore[arg-type]
             self._raise(self.rules.on_event(event))
             if isinstance(event, MarkPrice):
                 self._positions_state(event)
@@ -431,7 +477,7 @@ class Daemon:
                 loaded = await load_instruments(exchange, Venue(spec.venue), missing)
                 command = LoadInstruments(spec.name, tuple(loaded.values()))
                 self._journal([command])
-                self.engine.step(command)
+                self._step(command)
             except Exception as exc:
                 reason = exc if isinstance(exc, MarginbotError) else exchange_error(exc)
                 self.out.write(
@@ -487,7 +533,10 @@ class Daemon:
         assert self.state is not None
         while True:
             await asyncio.sleep(self.config.state.snapshot_interval_s)
-            self.state.snapshot(self.engine)
+            try:
+                self.state.snapshot(self.engine)
+            except Exception as exc:  # a full disk must not stop the ledger: the journal has it
+                log.exception("snapshot_failed", error=repr(exc))
 
     def _close_state(self) -> None:
         if self.state is not None:

@@ -134,6 +134,8 @@ class DaemonCollector(Collector):
 def health(daemon: Daemon) -> list[str]:
     """What is wrong, one line each; empty when healthy."""
     problems = [problem for feed in daemon.feeds if (problem := feed.health())]
+    if daemon.engine_error is not None:
+        problems.append(f"the engine stopped: {daemon.engine_error}")
     if daemon.stop.is_set():
         problems.append("the daemon is stopping")
     return problems

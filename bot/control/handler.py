@@ -58,6 +58,7 @@ class CommandHandler:
         clock: Callable[[], int] = time.time_ns,
         journal: Callable[[list[Input]], None] | None = None,
         status: Callable[[], dict[str, Any]] | None = None,
+        step: Callable[[Input], list[EngineEvent]] | None = None,
     ) -> None:
         self.engine = engine
         self.record = record
@@ -65,6 +66,7 @@ class CommandHandler:
         self.clock = clock
         self.journal = journal
         self.status = status
+        self.step = step or engine.step
 
     def _require_account(self, name: str) -> None:
         if name not in self.engine.desks:
@@ -91,7 +93,10 @@ class CommandHandler:
             self.record({"t": "command", "ts": ts, "data": orjson.loads(raw)})
         if self.journal is not None:
             self.journal([command])  # committed before the engine applies it
-        events = self.engine.step(command)
+        try:
+            events = self.step(command)
+        except MarginbotError as exc:
+            return {**reply, "ok": False, "error": str(exc)}
         self.publish(events)
         refused = [e for e in events if isinstance(e, OrderRejected | CommandRefused)]
         reply.update(ok=not refused, events=[event_json(e) for e in events])

@@ -40,7 +40,7 @@ from bot.core.market import BookTop, LastPrice, MarketEvent, MarkPrice, Trade
 from bot.core.orders import OrderRequest, OrderType, PriceSource
 from bot.core.prices import PriceBoard
 from bot.core.values import ZERO, OrderSide, Side
-from bot.errors import MarginbotError
+from bot.errors import InputError, MarginbotError
 
 Input = MarketEvent | Command | LoadInstruments
 
@@ -86,6 +86,7 @@ class Engine:
     # -- market data -----------------------------------------------------------------------------
 
     def _on_mark(self, event: MarkPrice) -> list[EngineEvent]:
+        _positive(event.mark_price, "mark price", event.symbol)
         self.prices.apply(event)
         prices = self.prices.get(event.venue, event.symbol)
         out: list[EngineEvent] = []
@@ -141,6 +142,7 @@ class Engine:
     def _on_last_price(
         self, venue: str, symbol: str, price: Decimal, ts: int, event: MarketEvent
     ) -> list[EngineEvent]:
+        _positive(price, "last price", symbol)
         self.prices.apply(event)
         prices = self.prices.get(venue, symbol)
         out: list[EngineEvent] = []
@@ -149,6 +151,9 @@ class Engine:
         return out
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:
+        for price, side in ((event.bid_price, "best bid"), (event.ask_price, "best ask")):
+            if price is not None:
+                _positive(price, side, event.symbol)
         self.prices.apply(event)
         return []
 
@@ -293,3 +298,9 @@ class Engine:
             )
             out += desk.place(request, command.ts, prices, role=role, bracket=bracket)
         return out
+
+
+def _positive(price: Decimal, what: str, symbol: str) -> None:
+    """A price of zero or less is bad input: refused before anything is changed."""
+    if price <= ZERO:
+        raise InputError(f"{symbol} {what} {price} is not positive; the input is skipped")

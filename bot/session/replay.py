@@ -20,6 +20,7 @@ from bot.control.codec import QueryJson, decode
 from bot.core.engine import Engine
 from bot.core.market import MarketEvent
 from bot.core.prices import PriceBoard
+from bot.errors import MarginbotError
 from bot.feeds.pipeline import FramePipeline
 from bot.session.events_out import EVENT_NAMES, event_line
 from bot.session.io import SessionReader
@@ -48,6 +49,7 @@ class ReplaySummary:
     last_ts: int | None = None
     truncated_tail: int = 0
     commands: int = 0
+    refused: int = 0  # inputs the engine refused (bad market data), skipped as live
 
     @property
     def span_seconds(self) -> float:
@@ -59,6 +61,8 @@ class ReplaySummary:
         out = [f"replayed {self.path}: {self.records} records over {self.span_seconds:.1f} s"]
         if self.commands:
             out.append(f"  {'trader commands':<20} {self.commands:>9}")
+        if self.refused:
+            out.append(f"  {'inputs refused':<20} {self.refused:>9}")
         for name, count in sorted(self.events.items()):
             out.append(f"  {name:<20} {count:>9}")
         errors = sum(self.parse_errors.values())
@@ -132,7 +136,12 @@ def replay(
 
 
 def _run(engine: Engine, event: Any, summary: ReplaySummary, out: BinaryIO | None) -> None:
-    for result in engine.step(event):
+    try:
+        results = engine.step(event)
+    except MarginbotError:
+        summary.refused += 1  # as the daemon did: bad input skipped, nothing changed
+        return
+    for result in results:
         summary.events[EVENT_NAMES.get(type(result).__name__, type(result).__name__)] += 1
         if out is not None:
             out.write(event_line(result))

@@ -18,6 +18,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from bot.core.prices import PriceBoard
+from bot.errors import MarginbotError
 from bot.feeds.pipeline import FramePipeline
 from bot.sim.faults import Fault, FaultPlan
 from bot.sim.hub import Hub, Subscriber
@@ -144,10 +145,14 @@ class Simulator:
     def publish(self, venue: str, topic: str, text: str) -> None:
         for event in self._pipeline.frame(venue, text, time.time_ns()):
             self.board.apply(event)
-            if venue == "binance":
-                self.rest.exchange.engine.step(event)
-            elif venue == "bybit":
-                self.rest.bybit.engine.step(event)
+            books = {"binance": self.rest.exchange.engine, "bybit": self.rest.bybit.engine}
+            engine = books.get(venue)
+            if engine is None:
+                continue
+            # A scenario may send bad prices on purpose: the venue's books skip them, the
+            # frame still goes out for the client under test to refuse.
+            with contextlib.suppress(MarginbotError):
+                engine.step(event)
         self.hub.publish(venue, topic, text)
 
     # -- websocket connections -----------------------------------------------------------------

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.engine import Engine, Input
-from bot.errors import ConfigError, StateError
+from bot.errors import ConfigError, MarginbotError, StateError
 
 RECORD = struct.Struct(">IIQ")  # payload length, CRC-32 of the payload, sequence number
 SNAPSHOT_MAGIC = b"MBSNAP1\n"
@@ -234,7 +234,16 @@ class StateStore:
         self.seq = seq
         replayed = 0
         for number, item in self.records(after=seq):
-            engine.step(item)
+            try:
+                engine.step(item)
+            except MarginbotError:
+                pass  # refused when it arrived too (bad input, a refused command): same state
+            except Exception as exc:
+                raise StateError(
+                    f"{self.directory}: journaled input {number} stops the engine "
+                    f"({type(exc).__name__}: {exc}). This is a bug: please report it with the "
+                    "state directory; move the directory away to start fresh"
+                ) from exc
             self.seq = number
             replayed += 1
         self._open_segment()
