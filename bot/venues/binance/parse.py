@@ -177,8 +177,10 @@ def _fast_book(data: _FastBook, ts_recv: int) -> list[MarketEvent] | None:
 
 
 def _fast_trade(data: _FastTrade, ts_recv: int) -> list[MarketEvent] | None:
+    if data.t is msgspec.UNSET:
+        return None  # the general path decides what a trade without its id is
     ts = (data.T if data.T is not msgspec.UNSET else data.E) * MS
-    trade_id = "" if data.t is msgspec.UNSET else str(data.t)
+    trade_id = str(data.t)
     price, qty = _finite(data.p), _finite(data.q)
     if data.X != "MARKET":
         return [NonMarketTrade(VENUE, data.s, price, qty, data.X, trade_id, ts, ts_recv)]
