@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+import yaml
 from prometheus_client import generate_latest
 
 from bot.alerts.broker import free_port, mosquitto_binary
@@ -134,3 +135,22 @@ def test_the_image_builds_and_starts() -> None:
     )
     assert ran.returncode == 0, ran.stderr
     assert "valid" in ran.stdout
+
+
+def test_the_compose_file_wires_an_authenticated_broker_and_persistent_state() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"mosquitto", "sim", "marginbot"}
+    broker = services["mosquitto"]
+    assert "mosquitto_passwd" in broker["command"]
+    assert "allow_anonymous false" in (DEPLOY / "mosquitto.conf").read_text()
+    daemon = services["marginbot"]
+    assert daemon["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert "MARGINBOT_MQTT_PASSWORD" in daemon["environment"]
+    assert daemon["read_only"] is True
+    assert daemon["cap_drop"] == ["ALL"]
+    assert "marginbot-state:/var/lib/marginbot" in daemon["volumes"]
+    assert set(compose["volumes"]) == {"mosquitto-data", "marginbot-state"}
+    assert all(
+        port.startswith("127.0.0.1:") for s in services.values() for port in s.get("ports", [])
+    )
