@@ -87,11 +87,16 @@ def test_node_red_runs_the_documented_flow(tmp_path: Path) -> None:
     )
     try:
         log = wait_for(red, "Connected to broker", 60)
-        publish(
-            broker.port, "marginbot/isolated/alert/mark_last_divergence", alert_payload(DIVERGENCE)
-        )
-        publish(broker.port, "marginbot/isolated/alert/liquidation_risk", alert_payload(RISK))
-        log += wait_for(red, RISK.message, 20)
+        # "Connected" comes before the flow's subscription is in place: send again until the
+        # flow has seen them (the checks below need one of each).
+        for _attempt in range(10):
+            for kind, alert in (("mark_last_divergence", DIVERGENCE), ("liquidation_risk", RISK)):
+                publish(broker.port, f"marginbot/isolated/alert/{kind}", alert_payload(alert))
+            try:
+                log += wait_for(red, RISK.message, 3)
+                break
+            except AssertionError as missed:
+                log += str(missed)
     finally:
         red.terminate()
         red.wait(10)
