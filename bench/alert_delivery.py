@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import aiomqtt
 import orjson
 
-from bench.common import figure
+from bench.common import latency_figures
 from bot.alerts.broker import PrivateBroker
 from bot.alerts.outbox import Outbox
 from bot.alerts.publisher import AccountPublisher
@@ -73,17 +72,11 @@ def main() -> None:
         broker = PrivateBroker(Path(tmp))
         broker.start()
         try:
-            latencies = sorted(asyncio.run(measure(count, Path(tmp), broker.port)))
+            latencies = asyncio.run(measure(count, Path(tmp), broker.port))
         finally:
             broker.stop()
-    p50 = statistics.median(latencies)
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    for name, value in (
-        ("alert_delivery_p50", p50),
-        ("alert_delivery_p99", p99),
-        ("alert_delivery_max", latencies[-1]),
-    ):
-        figure(name, value, "ms", alerts=count, qos=1, path="outbox → MQTT → subscriber")
+    latency_figures("alert_delivery", latencies, alerts=count, qos=1,
+                    path="outbox → MQTT → subscriber")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -60,3 +60,18 @@ def peak_rss_mb() -> float:
     import resource  # noqa: PLC0415 — POSIX only
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def latency_figures(
+    prefix: str, latencies: list[float], target_p99_ms: float | None = None, **parameters: Any
+) -> None:
+    """p50, p99 (against a target when there is one) and max of latencies in milliseconds."""
+    ordered = sorted(latencies)
+    p99 = ordered[max(int(len(ordered) * 0.99) - 1, 0)]
+    figure(f"{prefix}_p50", statistics.median(ordered), "ms", **parameters)
+    if target_p99_ms is None:
+        figure(f"{prefix}_p99", p99, "ms", **parameters)
+    else:
+        figure(f"{prefix}_p99", p99, "ms", **parameters, target=target_p99_ms,
+               result=verdict(p99 <= target_p99_ms))  # fmt: skip
+    figure(f"{prefix}_max", ordered[-1], "ms", **parameters)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import aiomqtt
 import orjson
 
-from bench.common import figure, verdict
+from bench.common import latency_figures
 from bot.alerts.broker import PrivateBroker
 from bot.control.socket_server import send
 from bot.sim import frames
@@ -139,18 +138,16 @@ def main() -> None:
         broker = PrivateBroker(Path(tmp))
         broker.start()
         try:
-            latencies = sorted(asyncio.run(measure(ticks, Path(tmp), broker.port)))
+            latencies = asyncio.run(measure(ticks, Path(tmp), broker.port))
         finally:
             broker.stop()
-    p99 = latencies[max(int(len(latencies) * 0.99) - 1, 0)]
-    common = {
-        "alerts": len(latencies),
-        "path": "sim websocket → daemon process → outbox → Mosquitto (QoS 1) → subscriber",
-    }
-    figure("tick_to_alert_p50", statistics.median(latencies), "ms", **common)
-    figure("tick_to_alert_p99", p99, "ms", **common, target=TARGET_P99_MS,
-           result=verdict(p99 <= TARGET_P99_MS))  # fmt: skip
-    figure("tick_to_alert_max", latencies[-1], "ms", **common)
+    latency_figures(
+        "tick_to_alert",
+        latencies,
+        TARGET_P99_MS,
+        alerts=len(latencies),
+        path="sim websocket → daemon process → outbox → Mosquitto (QoS 1) → subscriber",
+    )
 
 
 if __name__ == "__main__":

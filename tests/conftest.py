@@ -136,3 +136,14 @@ def read_until(process: subprocess.Popen[str], needle: str, timeout: float) -> l
             break
         pending += chunk
     raise AssertionError(f"{needle!r} not seen; got {lines}")
+
+
+def sim_process(*arguments: str) -> tuple[subprocess.Popen[str], str]:
+    """`marginbot sim` on a free port, and its base URL (http://…); the caller stops it."""
+    sim = subprocess.Popen(
+        [MARGINBOT, "sim", "--port", "0", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    return sim, read_until(sim, "simulator on", 20)[-1].split()[-1]

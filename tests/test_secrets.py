@@ -16,7 +16,7 @@ from pathlib import Path
 import structlog
 
 from bot.logging import configure
-from tests.conftest import MARGINBOT, ROOT, Broker, read_until
+from tests.conftest import MARGINBOT, ROOT, Broker, read_until, sim_process
 
 API_KEY = "key-7f3a9c1e5b"
 API_SECRET = "secret-d41d8cd98f00b204"
@@ -47,15 +47,8 @@ def test_a_daemon_never_writes_its_secrets(tmp_path: Path) -> None:
     )
     broker = Broker(tmp_path, extra=f"allow_anonymous false\npassword_file {passwords}")
     broker.start()
-    sim = subprocess.Popen(
-        [MARGINBOT, "sim", "--port", "0", "--speed", "4", "--scenario",
-         str(ROOT / "config/scenarios/crash.toml")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )  # fmt: skip
+    sim, http = sim_process("--speed", "4", "--scenario", str(ROOT / "config/scenarios/crash.toml"))
     try:
-        http = read_until(sim, "simulator on", 20)[-1].split()[-1]
         path = tmp_path / "daemon.toml"
         path.write_text(
             f'[sim]\nbase_url = "{http.replace("http://", "ws://")}"\n'

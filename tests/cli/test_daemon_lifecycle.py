@@ -16,7 +16,7 @@ from bot.config import accounts_digest, load_config
 from bot.daemon import build_engine
 from bot.session.io import SessionReader
 from bot.state.store import StateStore
-from tests.conftest import MARGINBOT, ROOT, read_until
+from tests.conftest import MARGINBOT, ROOT, read_until, sim_process
 
 GOOD = (
     '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
@@ -79,12 +79,8 @@ def test_config_check_describes_a_good_config() -> None:
 
 
 def start(tmp_path: Path) -> tuple[subprocess.Popen[str], subprocess.Popen[str], Path]:
-    sim = subprocess.Popen(
-        [MARGINBOT, "sim", "--port", "0", "--speed", "4", "--scenario",
-         str(ROOT / "config/scenarios/crash.toml")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    base = read_until(sim, "simulator on", 20)[-1].split()[-1].replace("http://", "ws://")
+    sim, http = sim_process("--speed", "4", "--scenario", str(ROOT / "config/scenarios/crash.toml"))
+    base = http.replace("http://", "ws://")
     path = tmp_path / "daemon.toml"
     path.write_text(
         f'[sim]\nbase_url = "{base}"\n{GOOD}'

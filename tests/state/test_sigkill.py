@@ -21,7 +21,7 @@ from bot.core.engine_events import OrderFilled
 from bot.daemon import build_engine
 from bot.session.events_out import event_line
 from bot.state.store import StateStore
-from tests.conftest import MARGINBOT, ROOT, read_until
+from tests.conftest import MARGINBOT, ROOT, read_until, sim_process
 
 SESSION = ROOT / "bot/data/sessions/binance-btcusdt-20230404.jsonl.gz"
 KILLS = 10
@@ -55,14 +55,9 @@ def complete_lines(path: Path) -> list[bytes]:
 
 def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     rng = random.Random(20261125)
-    sim = subprocess.Popen(
-        [MARGINBOT, "sim", "--port", "0", "--speed", "20", "--session", str(SESSION)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    sim, http = sim_process("--speed", "20", "--session", str(SESSION))
     try:
-        base = read_until(sim, "simulator on", 20)[-1].split()[-1].replace("http://", "ws://")
+        base = http.replace("http://", "ws://")
         path = tmp_path / "daemon.toml"
         path.write_text(config_text(tmp_path, base))
         recoveries: list[str] = []
