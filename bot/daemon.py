@@ -1,8 +1,13 @@
-"""`marginbot run`: feeds → engine → recorder, with commands from the CLI socket and MQTT.
+"""`marginbot run`: one asyncio process wiring the pure core to its shells.
 
-One asyncio process. Market frames and commands are handled one at a time on the event loop,
-so the engine sees one ordered stream of inputs, which is also the order the session records:
-replaying the session gives the same fills.
+    feeds (websockets) ─► journal (state/) ─► Engine.step ─► AlertRules ─► AlertDispatch
+    CLI socket, MQTT, strategies ─► CommandHandler ─┘        │              (outbox, MQTT,
+    recorder ◄─ frames and commands                           ▼               terminal)
+                                   TestnetCoordinator (mirror, reconcile), metrics, status
+
+Market frames and commands are handled one at a time on the event loop, so the engine sees one
+ordered stream of inputs, which is also the order the session records and the journal keeps:
+replaying the session gives the same fills, and a recovery the same ledger.
 """
 
 from __future__ import annotations
@@ -12,19 +17,17 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import msgspec
 import structlog
 
 from bot import __version__
 from bot.aio import wait_event
-from bot.alerts.outbox import Outbox
-from bot.alerts.payloads import alert_payload, closed_position_payload, position_payload
-from bot.alerts.publisher import AccountPublisher
+from bot.alerts.dispatch import AlertDispatch
 from bot.config import AccountConfig, AlertsConfig, Config, accounts_digest, config_digest
 from bot.control.handler import CommandHandler
 from bot.control.mqtt_commands import serve_commands
@@ -32,22 +35,14 @@ from bot.control.socket_server import ControlServer
 from bot.core.alerts import Alert, Severity
 from bot.core.commands import LoadInstruments
 from bot.core.engine import Engine, Input
-from bot.core.engine_events import (
-    OrderAccepted,
-    OrderCanceled,
-    OrderFilled,
-    SettingChanged,
-)
-from bot.core.events import LeverageChanged, MarginModeChanged
 from bot.core.feed_events import FeedEvent
-from bot.core.figures import AccountFigures, account_figures
 from bot.core.ledger import Account, FeeSchedule
 from bot.core.market import MarketEvent, MarkPrice
 from bot.core.rules import AlertRules, RuleBook, RuleSettings
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
 from bot.errors import MarginbotError
-from bot.execution.credentials import load_credentials
-from bot.execution.events import MirrorFailed, OrderMirrored, ReconciliationDrift
+from bot.execution.coordinator import TestnetCoordinator, build_mirrors
+from bot.execution.events import ReconciliationDrift
 from bot.feeds.client import FeedClient, FeedSettings
 from bot.markets.snapshot import bundled_for
 from bot.metrics import MetricsServer
@@ -58,9 +53,6 @@ from bot.state.store import Recovery, StateStore
 from bot.strategy import MarketView, load_strategy
 from bot.terminal import describe
 from bot.venues.spec import SPECS
-
-if TYPE_CHECKING:
-    from bot.execution.mirror import TestnetMirror
 
 log = structlog.get_logger("marginbot.daemon")
 MAX_STRATEGY_DEPTH = 8  # commands causing events causing commands: stop a runaway loop
@@ -117,7 +109,8 @@ class Daemon:
         self.out = out
         self.events_out = events_out
         # Credentials first: a missing key is the user's first problem to hear about.
-        self.mirrors = self._mirrors(config)
+        self.testnet = TestnetCoordinator(config, build_mirrors(config), self._publish, out)
+        self.mirrors = self.testnet.mirrors
         self.state: StateStore | None = None
         self.recovery: Recovery | None = None
         if config.state.enabled and config.accounts:
@@ -175,21 +168,13 @@ class Daemon:
         self.stop = asyncio.Event()
         self.stop_seconds: float | None = None  # how long the graceful stop took
         self.event_counts: dict[tuple[str, str], int] = {}  # (venue, kind) → events
-        self.alert_counts: dict[str, int] = {}
         self.metrics_url: str | None = None
-        self._shown_positions: dict[tuple[str, str], set[str]] = {}  # retained topics, open
-        self._position_sent: dict[tuple[str, str], float] = {}
         self.started_ns = time.time_ns()
-        a = config.alerts
-        self.rules = AlertRules(self.engine, rule_book(a))
-        self.outbox = Outbox(Path(a.outbox), a.outbox_max) if config.mqtt.enabled else None
-        self.publishers = {
-            account.name: AccountPublisher(
-                config.mqtt, account.name, self.outbox, self.started_ns, a.position_interval_s
-            )
-            for account in config.accounts
-            if self.outbox is not None
-        }
+        self.rules = AlertRules(self.engine, rule_book(config.alerts))
+        self.alerts = AlertDispatch(config, out, self.started_ns)
+        self.outbox = self.alerts.outbox
+        self.publishers = self.alerts.publishers
+        self.alert_counts = self.alerts.counts
         self.strategies = [
             (
                 s.name,
@@ -200,27 +185,7 @@ class Daemon:
         ]
         self.strategy_errors = 0
         self._depth = 0
-        self._intervals = {a.name: a.reconcile_interval_s for a in config.accounts}
-        self._reconcile_now = {name: asyncio.Event() for name in self.mirrors}
-        self._mirrored: set[str] = set()
-        self._pending: set[str] = set()  # mirrored orders the venue has not answered yet
-        self._background: set[asyncio.Task[None]] = set()
-
-    @staticmethod
-    def _mirrors(config: Config) -> dict[str, TestnetMirror]:
-        testnet = [a for a in config.accounts if a.execution == "testnet"]
-        if not testnet:
-            return {}  # ccxt takes seconds to import: only when an account needs it
-        from bot.execution.mirror import VENUES, TestnetMirror  # noqa: PLC0415 — ccxt is slow to import
-
-        return {
-            a.name: TestnetMirror(
-                a.name,
-                a.venue,
-                VENUES[a.venue][0](*load_credentials(a.name, a.secrets_file), a.exchange_url),
-            )
-            for a in testnet
-        }
+        self._reconcile_now = self.testnet.reconcile_now
 
     def _record(self, record: dict[str, object]) -> None:
         if self.recorder is not None:
@@ -315,12 +280,12 @@ class Daemon:
             self._publish(self._step(event))  # type: ignore[arg-type]
             self._raise(self.rules.on_event(event))
             if isinstance(event, MarkPrice):
-                self._positions_state(event)
+                self.alerts.positions(self.engine, event)
             self._consult(event)
 
     def _publish(self, events: list[Any]) -> None:
         for event in events:
-            self._mirror(event)
+            self.testnet.on_event(event)
             self._raise(self._alerts_for(event))
             if self.events_out is not None:
                 self.events_out.write(event_line(event))
@@ -348,109 +313,10 @@ class Daemon:
         return self.rules.on_event(event)
 
     def _raise(self, alerts: list[Alert]) -> None:
-        """Put each alert in the outbox of its account (or of every account), then print it:
-        an alert on the terminal is already safe on disk."""
-        for alert in alerts:
-            self.alert_counts[alert.kind] = self.alert_counts.get(alert.kind, 0) + 1
-            if alert.account is None:
-                targets = list(self.publishers.values())
-            else:
-                targets = (
-                    [self.publishers[alert.account]] if alert.account in self.publishers else []
-                )
-            payload = alert_payload(alert)  # one id for every copy of the alert
-            for publisher in targets:
-                publisher.enqueue(alert, payload)
-            self.out.write(f"ALERT {alert.severity.value.upper()} {alert.kind}: {alert.message}\n")
-            self.out.flush()
-
-    def _positions_state(self, event: MarkPrice) -> None:
-        """Retained position state, at most every `position_interval_s` per account and symbol
-        (the figures are not computed more often), and `closed` at once when one is gone."""
-        if not self.publishers:
-            return
-        now = time.monotonic()
-        interval = self.config.alerts.position_interval_s
-        last = self.engine.prices.get(event.venue, event.symbol).last
-        for name, desk in self.engine.desks.items():
-            publisher = self.publishers.get(name)
-            if publisher is None or desk.account.venue != event.venue:
-                continue
-            key = (name, event.symbol)
-            shown = self._shown_positions.get(key, set())
-            mine = desk.account.positions_of(event.symbol)
-            if not mine and not shown:
-                continue
-            if mine and now - self._position_sent.get(key, -interval) < interval:
-                continue
-            self._position_sent[key] = now
-            current = {
-                f"{p.symbol}-{p.slot.value}" if p.slot.value != "both" else p.symbol: p
-                for p in (account_figures(desk.account).positions if mine else ())
-                if p.symbol == event.symbol
-            }
-            for topic in shown - current.keys():
-                publisher.update_position(
-                    topic, closed_position_payload(name, event.symbol, event.mark_price, last)
-                )
-            for topic, figures in current.items():
-                publisher.update_position(topic, position_payload(name, figures, last))
-            self._shown_positions[key] = set(current)
+        self.alerts.raise_(alerts)
 
     def _daemon_alert(self, kind: str, message: str) -> None:
         self._raise([Alert(kind, Severity.INFO, time.time_ns(), None, None, message)])
-
-    def _mirror(self, event: object) -> None:
-        """Send a testnet account's orders and cancellations to the venue, in the background."""
-        account = getattr(event, "account", None)
-        mirror = self.mirrors.get(account) if isinstance(account, str) else None
-        if mirror is None:
-            return
-        if isinstance(event, OrderAccepted):
-            desk = self.engine.desks[mirror.account]
-            request = desk.orders[event.order_id].request
-            position = desk.account.position(request.symbol, request.slot)
-            self._mirrored.add(event.order_id)
-            self._pending.add(event.order_id)
-            self._spawn(
-                mirror.place(
-                    event.order_id, request, position.qty if position is not None else None
-                )
-            )
-        elif isinstance(event, OrderCanceled) and event.order_id in self._mirrored:
-            self._spawn(mirror.cancel(event.order_id, event.symbol))
-        elif isinstance(event, SettingChanged) and isinstance(
-            event.change, LeverageChanged | MarginModeChanged
-        ):
-            self._spawn(mirror.setting(event.change))
-        elif isinstance(event, OrderMirrored | MirrorFailed):
-            # The venue has answered: now its books can be compared with ours.
-            self._pending.discard(event.order_id)
-            self._reconcile_now[mirror.account].set()
-        elif isinstance(event, OrderFilled) and event.order_id not in self._pending:
-            self._reconcile_now[mirror.account].set()
-
-    def _spawn(self, work: Awaitable[Any]) -> None:
-        async def run() -> None:
-            result = await work
-            self._publish(result if isinstance(result, list) else [result])
-
-        task = asyncio.get_running_loop().create_task(run())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _reconcile_loop(self, name: str) -> None:
-        mirror = self.mirrors[name]
-        account = self.engine.desks[name].account
-
-        def figures() -> AccountFigures:
-            return account_figures(account)
-
-        while True:
-            await wait_event(self._reconcile_now[name], self._intervals[name])
-            self._reconcile_now[name].clear()
-            await asyncio.sleep(0.2)  # let the venue book the fill we just made
-            self._publish(list(await mirror.reconcile(figures)))
 
     async def _load_missing_instruments(self) -> None:
         """Instruments the bundled snapshot lacks (all of Bybit's), from the venue via ccxt."""
@@ -487,31 +353,6 @@ class Daemon:
             finally:
                 await exchange.close()
 
-    async def _flush_alerts(
-        self, publishing: list[asyncio.Task[None]], bound_s: float = 3.0
-    ) -> None:
-        """Give the publishers a bounded time to empty the outbox, then say offline."""
-        if self.outbox is None:
-            return
-        deadline = time.monotonic() + bound_s
-        while (
-            self.outbox.depth()
-            and time.monotonic() < deadline
-            and any(p.stats.connected for p in self.publishers.values())
-        ):
-            await asyncio.sleep(0.05)
-        for task in publishing:
-            task.cancel()
-        await asyncio.gather(*publishing, return_exceptions=True)
-        for publisher in self.publishers.values():
-            await publisher.publish_offline()
-        if self.outbox.depth():
-            self.out.write(
-                f"{self.outbox.depth()} alerts stay in {self.outbox.path}; they are "
-                "delivered at the next start\n"
-            )
-        self.outbox.close()
-
     async def _hint_when_no_simulator(self) -> None:
         """A new user's commonest first problem: the simulator is not running."""
         await asyncio.sleep(2.0)
@@ -522,12 +363,6 @@ class Daemon:
                     "(the feed keeps retrying)\n"
                 )
                 self.out.flush()
-
-    async def _outbox_checkpoints(self) -> None:
-        assert self.outbox is not None
-        while True:
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(self.outbox.checkpoint)
 
     async def _snapshots(self) -> None:
         assert self.state is not None
@@ -542,21 +377,6 @@ class Daemon:
         if self.state is not None:
             self.state.snapshot(self.engine)  # the next start replays nothing
             self.state.close()
-
-    async def _start_mirrors(self) -> list[asyncio.Task[None]]:
-        tasks: list[asyncio.Task[None]] = []
-        if not self.mirrors:
-            return tasks
-        from bot.execution.errors import exchange_error  # noqa: PLC0415 — ccxt is slow to import
-
-        for name, mirror in self.mirrors.items():
-            try:
-                await mirror.start()
-            except Exception as exc:
-                self.out.write(f"[{name}] testnet unavailable: {exchange_error(exc)}\n")
-                continue
-            tasks.append(asyncio.create_task(self._reconcile_loop(name), name=f"reconcile-{name}"))
-        return tasks
 
     def _consult(self, event: object) -> None:
         """Give the event to every strategy; its commands go the way of any trader command."""
@@ -627,8 +447,6 @@ class Daemon:
         tasks = [asyncio.create_task(f.run(), name=f"feed-{f.spec.name}") for f in self.feeds]
         if self.state is not None:
             tasks.append(asyncio.create_task(self._snapshots(), name="state-snapshots"))
-        if self.outbox is not None:
-            tasks.append(asyncio.create_task(self._outbox_checkpoints(), name="outbox-wal"))
         tasks.append(asyncio.create_task(self._hint_when_no_simulator(), name="sim-hint"))
         if self.config.mqtt.enabled:
             tasks.append(
@@ -646,17 +464,16 @@ class Daemon:
     ) -> None:
         for feed in self.feeds:
             feed.stop()
-        await self._flush_alerts(publishing)
+        await self.alerts.flush(publishing)
         for task in [*tasks, *reconcilers]:
             if not task.get_name().startswith("feed-"):
                 task.cancel()
         # Bounded: a task that does not stop within 5 s is left behind, not waited for.
-        remaining = [*tasks, *reconcilers, *self._background]
+        remaining = [*tasks, *reconcilers, *self.testnet.background]
         _, stuck = await asyncio.wait(remaining, timeout=5) if remaining else (set(), set())
         for task in stuck:
             log.warning("task_did_not_stop", task=task.get_name())
-        for mirror in self.mirrors.values():
-            await mirror.close()
+        await self.testnet.close()
 
     async def run(
         self, duration_s: float | None = None, ready: Callable[[], None] | None = None
@@ -666,11 +483,8 @@ class Daemon:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._on_signal)
         await self._load_missing_instruments()
-        reconcilers = await self._start_mirrors()  # before any command or price can arrive
-        publishing = [
-            asyncio.create_task(p.run(), name=f"mqtt-alerts-{name}")
-            for name, p in self.publishers.items()
-        ]
+        reconcilers = await self.testnet.start(self.engine)  # before commands or prices
+        publishing = self.alerts.start()
         socket_path = Path(self.config.control.socket)
         metrics = await self._start_metrics()
         async with ControlServer(socket_path, self.handler.handle):
