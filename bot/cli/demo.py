@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -281,8 +283,16 @@ class LiveDemo:
         if recorded is not None:
             self.say(
                 f"  the session is recorded in {recorded}; replay it with\n"
-                f"    marginbot replay {recorded} --config config/demo.toml"
+                f"    {_command()} replay {recorded} --config config/demo.toml"
             )
+
+
+def _command() -> str:
+    """How the user ran marginbot (`.venv/bin/marginbot` under `make demo`)."""
+    invoked = Path(sys.argv[0])
+    if invoked.name == "marginbot":
+        return os.path.relpath(invoked) if invoked.is_absolute() else str(invoked)
+    return "marginbot"
 
 
 def run_live_demo(config_path: Path, out: TextIO, speed: float = 1.0) -> int:
