@@ -33,7 +33,6 @@ class Published:
 class Source(Protocol):
     def frames(self, start_ms: int, speed: float = 1.0) -> Iterator[Published]:
         """Frames with `t_s` in recorded seconds; exchange times advance at `speed`."""
-        ...
 
 
 @dataclass
