@@ -89,8 +89,7 @@ def _position_figures(
 
 def account_figures(account: Account) -> AccountFigures:
     cross = account.cross_positions()
-    cross_upnl = account.cross_unrealized_pnl()
-    cross_mm = sum((account.maintenance_margin(p) for p in cross), ZERO)
+    cross_mm, cross_upnl = account.cross_totals()
     cross_balance = account.wallet_balance + cross_upnl
     cross_ratio = ratio(cross_mm, cross_balance) if cross else ZERO
     positions = tuple(

@@ -87,15 +87,21 @@ class Account:
         self._positions: dict[tuple[str, PositionSlot], Position] = {}
         self._open_orders: dict[str, int] = {}
         self._maintenance: dict[tuple[object, ...], Decimal] = {}
+        # Bumped by every change to a position or a mark: what the cross totals are cached on.
+        self._revision = 0
+        self._cross_totals: tuple[int, Decimal, Decimal] | None = None
 
     def __getstate__(self) -> dict[str, object]:
         # The formulas are a module chosen by the venue: the state names the venue instead.
-        return {k: v for k, v in self.__dict__.items() if k not in ("formulas", "_maintenance")}
+        derived = ("formulas", "_maintenance", "_cross_totals")
+        return {k: v for k, v in self.__dict__.items() if k not in derived}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self.formulas = formulas_for(self.venue)
         self._maintenance = {}
+        self._cross_totals = None
+        self.__dict__.setdefault("_revision", 0)  # snapshots written before it existed
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -143,6 +149,7 @@ class Account:
         if mark_price <= ZERO:
             raise InputError(f"mark price of {symbol} must be positive, got {fmt(mark_price)}")
         self.marks[symbol] = mark_price
+        self._revision += 1
 
     def order_opened(self, symbol: str) -> None:
         self._open_orders[symbol] = self.open_order_count(symbol) + 1
@@ -176,6 +183,18 @@ class Account:
                 self.leg(position), mark
             )
         return cached
+
+    def cross_totals(self) -> tuple[Decimal, Decimal]:
+        """Maintenance margin and unrealized PnL of the cross positions at the marks. Every
+        check of a tick reads them (liquidation, risk, figures); they are summed once per change
+        of a position or a mark, in the same order, so the values are the same."""
+        cached = self._cross_totals
+        if cached is not None and cached[0] == self._revision:
+            return cached[1], cached[2]
+        maintenance = sum((self.maintenance_margin(p) for p in self.cross_positions()), ZERO)
+        unrealized = self.cross_unrealized_pnl()
+        self._cross_totals = (self._revision, maintenance, unrealized)
+        return maintenance, unrealized
 
     def cross_unrealized_pnl(self) -> Decimal:
         return sum(
@@ -383,6 +402,10 @@ class Account:
 
         Every check runs before anything changes, so a refused fill leaves the ledger untouched.
         """
+        self._revision += 1
+        return self._apply_fill(fill)
+
+    def _apply_fill(self, fill: Fill) -> FillApplied:
         self.instrument(fill.symbol)
         if fill.qty <= ZERO or fill.price <= ZERO:
             raise InputError(
@@ -538,9 +561,11 @@ class Account:
                 )
         self._settings[position.symbol] = SymbolSettings(position.margin_mode, position.leverage)
         self._positions[key] = position
+        self._revision += 1
 
     def remove_position(self, position: Position) -> None:
         del self._positions[(position.symbol, position.slot)]
+        self._revision += 1
 
 
 __all__ = ["DEFAULT_FEES", "Account", "FeeSchedule", "Position", "SymbolSettings"]

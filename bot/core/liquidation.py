@@ -78,8 +78,8 @@ def cross_is_liquidatable(account: Account) -> bool:
     cross = account.cross_positions()
     if not cross:
         return False
-    maintenance = sum((account.maintenance_margin(p) for p in cross), ZERO)
-    return account.wallet_balance + account.cross_unrealized_pnl() <= maintenance
+    maintenance, unrealized = account.cross_totals()
+    return account.wallet_balance + unrealized <= maintenance
 
 
 def liquidatable(account: Account) -> list[LiquidationTarget]:

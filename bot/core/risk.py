@@ -45,8 +45,8 @@ class RiskViews:
         """The views of the account's positions on `symbol`, and the cross margin ratio."""
         cross = account.cross_positions()
         if cross:
-            cross_mm = sum((account.maintenance_margin(p) for p in cross), ZERO)
-            cross_ratio = ratio(cross_mm, account.wallet_balance + account.cross_unrealized_pnl())
+            cross_mm, cross_upnl = account.cross_totals()
+            cross_ratio = ratio(cross_mm, account.wallet_balance + cross_upnl)
         else:
             cross_ratio = ZERO
         views = []

@@ -200,3 +200,45 @@ def test_liquidation_price_is_where_the_predicate_flips(
             assert not liquidated_at(lp * safer)
             assert liquidated_at(lp * riskier)
         account.set_mark(p.symbol, original)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    venue=venues,
+    actions=st.lists(
+        st.one_of(
+            st.tuples(st.just("trade"), trade),
+            st.tuples(st.just("mark"), st.tuples(st.sampled_from(SYMBOLS), prices)),
+            st.tuples(st.just("settings"), st.tuples(st.sampled_from(SYMBOLS), modes, leverages)),
+            st.tuples(st.just("liquidate"), st.just(None)),
+        ),
+        max_size=40,
+    ),
+)
+def test_cached_cross_totals_equal_a_fresh_sum(venue: Venue, actions: list) -> None:
+    """The cross totals read at every tick are cached; after any change they are the sums."""
+    account = new_account(venue, Decimal(50_000))
+    for kind, args in actions:
+        try:
+            if kind == "trade":
+                symbol, side, qty, px = args
+                account.apply_fill(Fill(symbol, side, qty, px))
+            elif kind == "mark":
+                account.set_mark(*args)
+            elif kind == "settings":
+                symbol, mode, leverage = args
+                account.set_margin_mode(symbol, mode)
+                account.set_leverage(symbol, leverage)
+            else:
+                liquidate_all(account)
+        except RuleViolation:
+            pass
+        cross = account.cross_positions()
+        fresh = (
+            sum((account.maintenance_margin(p) for p in cross), Decimal(0)),
+            sum(
+                (p.unrealized_pnl(account.mark(p.symbol, p.entry_price)) for p in cross),
+                Decimal(0),
+            ),
+        )
+        assert account.cross_totals() == fresh
