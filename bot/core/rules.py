@@ -115,9 +115,10 @@ class AlertRules:
             # The rules are a function of these inputs and of their latches; when an evaluation
             # with the same inputs changed nothing (no alert, no latch moved, nothing held back
             # by a cooldown), evaluating again would change nothing either.
-            inputs = (prices.mark, prices.last, prices.index, _ledger_state(account, mine))
+            state = _ledger_state(account, mine) if self.remember_quiet else None
+            inputs = (prices.mark, prices.last, prices.index, state)
             quiet_key = (name, symbol)
-            if self.remember_quiet and self._quiet.get(quiet_key) == inputs:
+            if state is not None and self._quiet.get(quiet_key) == inputs:
                 continue
             keys = [(name, symbol, p.slot.value, k) for p in mine for k in ("divergence", "risk")]
             before = [self._latch_state(key) for key in keys]
@@ -137,7 +138,8 @@ class AlertRules:
                     ts,
                 )
                 found += self._risk(name, position, settings, ts)
-            if found or self._held_back or before != [self._latch_state(k) for k in keys]:
+            changed = found or self._held_back or before != [self._latch_state(k) for k in keys]
+            if state is None or changed:
                 self._quiet.pop(quiet_key, None)
             else:
                 self._quiet[quiet_key] = inputs
@@ -295,20 +297,19 @@ class AlertRules:
         )
 
 
-def _ledger_state(account: Account, mine: list[Position]) -> tuple[object, ...]:
-    """Everything of the ledger the price rules read for these positions: the positions, the
-    wallet, and, when a cross position shares the account with other symbols, those positions
-    and their marks."""
+def _ledger_state(account: Account, mine: list[Position]) -> tuple[object, ...] | None:
+    """Everything of the ledger the price rules read for these positions: the positions and
+    the wallet. None when their risk also moves with other symbols' marks (a cross position in
+    an account with cross positions on other symbols): such evaluations are not remembered."""
+    symbol = mine[0].symbol
+    if any(p.margin_mode is MarginMode.CROSS for p in mine) and any(
+        p.margin_mode is MarginMode.CROSS and p.symbol != symbol for p in account.positions()
+    ):
+        return None
     own = tuple(
         (p.slot, p.side, p.qty, p.entry_price, p.isolated_margin, p.margin_mode) for p in mine
     )
-    cross = account.cross_positions()
-    symbol = mine[0].symbol
-    if not any(p.symbol != symbol for p in cross):
-        return (account.wallet_balance, own)
-    others = tuple((p.symbol, p.slot, p.side, p.qty, p.entry_price) for p in cross)
-    marks = tuple(account.marks.get(p.symbol) for p in cross)
-    return (account.wallet_balance, own, others, marks)
+    return (account.wallet_balance, own)
 
 
 def _liquidated(event: PositionLiquidated, _book: RuleBook) -> list[Alert]:
