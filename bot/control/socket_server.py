@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 import structlog
 
+from bot.errors import ConfigError
+
 log = structlog.get_logger("marginbot.control")
 MAX_LINE = 64 * 1024
 
@@ -23,8 +25,17 @@ class ControlServer:
 
     async def __aenter__(self) -> ControlServer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()  # a socket left by a killed daemon
+        if self.path.exists():
+            try:
+                _, writer = await asyncio.open_unix_connection(str(self.path))
+            except OSError:
+                self.path.unlink()  # a socket left by a killed daemon
+            else:
+                writer.close()
+                raise ConfigError(
+                    f"another marginbot answers on {self.path}; stop it, or give this one "
+                    "another [control] socket"
+                )
         self._server = await asyncio.start_unix_server(
             self._client, path=str(self.path), limit=MAX_LINE
         )

@@ -151,3 +151,29 @@ def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
                 process.kill()
             process.wait()
     assert code in (0, 130)  # 130 when the second signal came while it was stopping
+
+
+def test_a_second_daemon_on_the_same_socket_or_state_is_refused(tmp_path: Path) -> None:
+    sim, daemon, path = start(tmp_path)
+    try:
+        same_state = subprocess.run(
+            [MARGINBOT, "run", "--config", str(path)],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        other = tmp_path / "other.toml"
+        other.write_text(
+            path.read_text().replace(f'"{tmp_path / "state"}"', f'"{tmp_path / "state2"}"')
+        )
+        same_socket = subprocess.run(
+            [MARGINBOT, "run", "--config", str(other)],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert daemon.poll() is None  # the first one runs on, untouched
+    finally:
+        for process in (daemon, sim):
+            process.kill()
+            process.wait()
+    assert same_state.returncode == 2
+    assert "is in use by another running marginbot" in same_state.stderr
+    assert same_socket.returncode == 2
+    assert "another marginbot answers on" in same_socket.stderr
