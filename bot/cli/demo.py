@@ -239,6 +239,7 @@ class LiveDemo:
             shower = asyncio.create_task(self._show(daemon, sim))
             finished = asyncio.create_task(sim.finished.wait())
             await asyncio.wait({running, finished}, return_when=asyncio.FIRST_COMPLETED)
+            await _caught_up(daemon)
             await asyncio.sleep(1.0)  # the last alerts reach the broker and the viewer
             daemon.stop.set()
             await running
@@ -285,6 +286,19 @@ class LiveDemo:
                 f"  the session is recorded in {recorded}; replay it with\n"
                 f"    {_command()} replay {recorded} --config config/demo.toml"
             )
+
+
+async def _caught_up(daemon: Daemon, quiet_s: float = 1.0, bound_s: float = 60.0) -> None:
+    """On a slow or busy machine the daemon may still be reading what the simulator sent at
+    100x: wait until it has processed nothing new for `quiet_s` (at most `bound_s`)."""
+    deadline = time.monotonic() + bound_s
+    seen = -1
+    while time.monotonic() < deadline:
+        total = sum(daemon.event_counts.values())
+        if total == seen:
+            return
+        seen = total
+        await asyncio.sleep(quiet_s)
 
 
 def _command() -> str:
