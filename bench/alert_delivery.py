@@ -68,13 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     count = 200 if parser.parse_args().quick else 2_000
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = PrivateBroker(Path(tmp))
-        broker.start()
-        try:
-            latencies = asyncio.run(measure(count, Path(tmp), broker.port))
-        finally:
-            broker.stop()
+    with tempfile.TemporaryDirectory() as tmp, PrivateBroker(Path(tmp)) as broker:
+        latencies = asyncio.run(measure(count, Path(tmp), broker.port))
     latency_figures("alert_delivery", latencies, alerts=count, qos=1,
                     path="outbox → MQTT → subscriber")  # fmt: skip
 

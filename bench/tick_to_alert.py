@@ -134,13 +134,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a short run (CI smoke run)")
     ticks = 300 if parser.parse_args().quick else 10_000
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = PrivateBroker(Path(tmp))
-        broker.start()
-        try:
-            latencies = asyncio.run(measure(ticks, Path(tmp), broker.port))
-        finally:
-            broker.stop()
+    with tempfile.TemporaryDirectory() as tmp, PrivateBroker(Path(tmp)) as broker:
+        latencies = asyncio.run(measure(ticks, Path(tmp), broker.port))
     latency_figures(
         "tick_to_alert",
         latencies,

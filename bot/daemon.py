@@ -195,13 +195,11 @@ class Daemon:
         """The daemon's own health for `marginbot status`: feeds, prices, alerts, state."""
         prices = {}
         for (venue, symbol), p in self.engine.prices.symbols.items():
-            divergence = (
-                fmt(abs(p.mark - p.last) / p.mark) if p.mark and p.last is not None else None
-            )
+            divergence = p.divergence()
             prices[f"{venue}:{symbol}"] = {
                 "mark": fmt(p.mark) if p.mark is not None else None,
                 "last": fmt(p.last) if p.last is not None else None,
-                "divergence": divergence,
+                "divergence": fmt(divergence) if divergence is not None else None,
             }
         return {
             "version": __version__,

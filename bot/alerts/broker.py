@@ -71,6 +71,13 @@ class PrivateBroker:
                 raise MarginbotError(f"mosquitto did not start on port {self.port}")
             time.sleep(0.02)
 
+    def __enter__(self) -> PrivateBroker:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()

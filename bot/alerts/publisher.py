@@ -113,21 +113,28 @@ class AccountPublisher:
         )
         self._wake.set()
 
+    def _client(self, suffix: str, **options: Any) -> aiomqtt.Client:
+        """A connection to the configured broker, credentials and TLS included."""
+        env = self.config.password_env
+        return aiomqtt.Client(
+            self.config.host,
+            self.config.port,
+            identifier=f"{self.config.client_id}-{self.account}{suffix}",
+            username=self.config.username,
+            password=os.environ.get(env) if env else None,
+            tls_params=_tls(self.config),
+            **options,
+        )
+
     async def run(self) -> None:
         """Stay connected and drain; returns only when cancelled."""
-        password = os.environ.get(self.config.password_env) if self.config.password_env else None
         delay = 0.5
         while True:
             try:
-                async with aiomqtt.Client(
-                    self.config.host,
-                    self.config.port,
-                    identifier=f"{self.config.client_id}-{self.account}",
-                    username=self.config.username,
-                    password=password,
-                    tls_params=_tls(self.config),
-                    keepalive=self.config.keepalive_s,
+                async with self._client(
+                    "",
                     timeout=10,
+                    keepalive=self.config.keepalive_s,
                     will=aiomqtt.Will(
                         self.status_topic,
                         offline_payload(self.started_ns, [self.account]),
@@ -211,17 +218,8 @@ class AccountPublisher:
         """On a graceful stop: flush what is pending (briefly) and say offline."""
         if not self.stats.connected:
             return
-        password = os.environ.get(self.config.password_env) if self.config.password_env else None
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-            async with aiomqtt.Client(
-                self.config.host,
-                self.config.port,
-                identifier=f"{self.config.client_id}-{self.account}-bye",
-                username=self.config.username,
-                password=password,
-                tls_params=_tls(self.config),
-                timeout=5,
-            ) as client:
+            async with self._client("-bye", timeout=5) as client:
                 for item in self.outbox.pending(self.account, limit=10_000):
                     await client.publish(item.topic, item.payload, qos=item.qos, timeout=5)
                     self.outbox.ack(item.seq)

@@ -195,9 +195,9 @@ class LiveDemo:
         while not sim.finished.is_set():
             await asyncio.sleep(1.0)
             prices = engine.prices.get("binance", "BTCUSDT")
-            if prices is None or prices.mark is None or prices.last is None:
+            divergence = prices.divergence()
+            if prices.mark is None or prices.last is None or divergence is None:
                 continue
-            divergence = abs(prices.mark - prices.last) / prices.mark
             ledgers = "  |  ".join(
                 _account_line(name, account_figures(desk.account), prices.mark, self.run)
                 for name, desk in engine.desks.items()

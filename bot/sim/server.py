@@ -72,6 +72,7 @@ class Simulator:
         self._pipeline = FramePipeline()
         for venue in ("binance", "bybit"):
             self._pipeline.connect(venue, venue)
+        self._books = {"binance": self.rest.exchange.engine, "bybit": self.rest.bybit.engine}
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sockets: set[web.WebSocketResponse] = set()
@@ -145,8 +146,7 @@ class Simulator:
     def publish(self, venue: str, topic: str, text: str) -> None:
         for event in self._pipeline.frame(venue, text, time.time_ns()):
             self.board.apply(event)
-            books = {"binance": self.rest.exchange.engine, "bybit": self.rest.bybit.engine}
-            engine = books.get(venue)
+            engine = self._books.get(venue)
             if engine is None:
                 continue
             # A scenario may send bad prices on purpose: the venue's books skip them, the
