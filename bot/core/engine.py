@@ -35,7 +35,7 @@ from bot.core.engine_events import (
 )
 from bot.core.execution import AccountDesk
 from bot.core.ledger import Account, Position
-from bot.core.liquidation import liquidate_all
+from bot.core.liquidation import liquidate_changed
 from bot.core.market import BookTop, LastPrice, MarketEvent, MarkPrice, Trade
 from bot.core.orders import OrderRequest, OrderType, PriceSource
 from bot.core.prices import PriceBoard
@@ -77,7 +77,7 @@ class Engine:
 
     def _load_instruments(self, command: LoadInstruments) -> list[EngineEvent]:
         account = self._desk(command.account).account
-        account.instruments.update({i.symbol: i for i in command.instruments})
+        account.load_instruments({i.symbol: i for i in command.instruments})
         return []
 
     def _desks(self, venue: str) -> list[AccountDesk]:
@@ -124,7 +124,7 @@ class Engine:
 
     def _liquidate(self, desk: AccountDesk, ts: int, last: Decimal | None) -> list[EngineEvent]:
         out: list[EngineEvent] = []
-        for liquidation in liquidate_all(desk.account):
+        for liquidation in liquidate_changed(desk.account):
             symbols = {p.symbol for p in liquidation.positions}
             out += desk.cancel_where(ts, "position liquidated", symbols)
             out.append(PositionLiquidated(ts, desk.name, last, liquidation))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
+from bot.core.cross_totals import NOTHING, CrossTotals, Share, sum_exact
 from bot.core.events import (
     Fill,
     FillApplied,
@@ -86,22 +87,60 @@ class Account:
         self._settings: dict[str, SymbolSettings] = {}
         self._positions: dict[tuple[str, PositionSlot], Position] = {}
         self._open_orders: dict[str, int] = {}
+        self._derive()
+
+    def _derive(self) -> None:
+        """Indexes and sums kept beside the positions (rebuilt, never stored)."""
         self._maintenance: dict[tuple[object, ...], Decimal] = {}
-        # Bumped by every change to a position or a mark: what the cross totals are cached on.
-        self._revision = 0
-        self._cross_totals: tuple[int, Decimal, Decimal] | None = None
+        # Every tick reads the positions of one symbol and the cross sums: both are indexed so
+        # that a tick costs the same whatever else the account holds.
+        self._by_symbol: dict[str, list[Position]] = {}
+        self._cross_count: dict[str, int] = {}
+        self._cross_positions = 0
+        for position in self._positions.values():
+            self._index(position)
+        self._cross = CrossTotals(self._cross_share, self._cross_count.keys)
+        # Symbols whose isolated positions changed since the engine's last liquidation check.
+        self._unchecked: set[str] = set(self._by_symbol)
 
     def __getstate__(self) -> dict[str, object]:
         # The formulas are a module chosen by the venue: the state names the venue instead.
-        derived = ("formulas", "_maintenance", "_cross_totals")
+        derived = (
+            "formulas", "_maintenance", "_by_symbol", "_cross_count", "_cross_positions",
+            "_cross", "_unchecked",
+        )  # fmt: skip
         return {k: v for k, v in self.__dict__.items() if k not in derived}
 
     def __setstate__(self, state: dict[str, object]) -> None:
+        for stale in ("_revision", "_cross_totals"):  # snapshots written before the indexes
+            state.pop(stale, None)
         self.__dict__.update(state)
         self.formulas = formulas_for(self.venue)
-        self._maintenance = {}
-        self._cross_totals = None
-        self.__dict__.setdefault("_revision", 0)  # snapshots written before it existed
+        self._derive()
+
+    def _index(self, position: Position) -> None:
+        self._by_symbol.setdefault(position.symbol, []).append(position)
+        if position.margin_mode is MarginMode.CROSS:
+            self._cross_count[position.symbol] = self._cross_count.get(position.symbol, 0) + 1
+            self._cross_positions += 1
+
+    def _unindex(self, position: Position) -> None:
+        held = self._by_symbol[position.symbol]
+        held.remove(position)
+        if not held:
+            del self._by_symbol[position.symbol]
+        if position.margin_mode is MarginMode.CROSS:
+            left = self._cross_count[position.symbol] - 1
+            if left:
+                self._cross_count[position.symbol] = left
+            else:
+                del self._cross_count[position.symbol]
+            self._cross_positions -= 1
+
+    def _changed(self, symbol: str) -> None:
+        """A mark or a position of the symbol changed: its sums and its checks are due."""
+        self._cross.touch(symbol)
+        self._unchecked.add(symbol)
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -121,7 +160,8 @@ class Account:
         return iter(self._positions.values())
 
     def positions_of(self, symbol: str) -> list[Position]:
-        return [p for p in self._positions.values() if p.symbol == symbol]
+        held = self._by_symbol.get(symbol)
+        return list(held) if held is not None else []
 
     def position(self, symbol: str, slot: PositionSlot = PositionSlot.BOTH) -> Position | None:
         return self._positions.get((symbol, slot))
@@ -149,7 +189,12 @@ class Account:
         if mark_price <= ZERO:
             raise InputError(f"mark price of {symbol} must be positive, got {fmt(mark_price)}")
         self.marks[symbol] = mark_price
-        self._revision += 1
+        self._changed(symbol)
+
+    def load_instruments(self, instruments: Mapping[str, Instrument]) -> None:
+        """Add or replace instruments (their tiers): every margin is due to be recomputed."""
+        self.instruments.update(instruments)
+        self._derive()
 
     def order_opened(self, symbol: str) -> None:
         self._open_orders[symbol] = self.open_order_count(symbol) + 1
@@ -164,6 +209,13 @@ class Account:
 
     def cross_positions(self) -> list[Position]:
         return [p for p in self._positions.values() if p.margin_mode is MarginMode.CROSS]
+
+    def has_cross_positions(self) -> bool:
+        return self._cross_positions > 0
+
+    def has_cross_beyond(self, symbol: str) -> bool:
+        """Whether cross positions on other symbols share the cross wallet with this one's."""
+        return self._cross_positions > self._cross_count.get(symbol, 0)
 
     def initial_margin(self, position: Position) -> Decimal:
         mark = self.mark(position.symbol, position.entry_price)
@@ -184,17 +236,39 @@ class Account:
             )
         return cached
 
-    def cross_totals(self) -> tuple[Decimal, Decimal]:
-        """Maintenance margin and unrealized PnL of the cross positions at the marks. Every
-        check of a tick reads them (liquidation, risk, figures); they are summed once per change
-        of a position or a mark, in the same order, so the values are the same."""
-        cached = self._cross_totals
-        if cached is not None and cached[0] == self._revision:
-            return cached[1], cached[2]
-        maintenance = sum((self.maintenance_margin(p) for p in self.cross_positions()), ZERO)
-        unrealized = self.cross_unrealized_pnl()
-        self._cross_totals = (self._revision, maintenance, unrealized)
-        return maintenance, unrealized
+    def cross_totals(self) -> Share:
+        """Maintenance margin and unrealized PnL of the cross positions at the marks: exact
+        sums, updated by the symbols that changed since the last read (`cross_totals.py`)."""
+        return self._cross.totals()
+
+    def cross_share(self, symbol: str) -> Share:
+        """The symbol's own part of `cross_totals()`."""
+        return self._cross.share(symbol)
+
+    def _cross_share(self, symbol: str) -> Share:
+        if symbol not in self._cross_count:
+            return NOTHING
+        cross = [p for p in self._by_symbol[symbol] if p.margin_mode is MarginMode.CROSS]
+        mark = self.marks.get(symbol)
+        return (
+            sum_exact(self.maintenance_margin(p) for p in cross),
+            sum_exact(p.unrealized_pnl(p.entry_price if mark is None else mark) for p in cross),
+        )
+
+    def unchecked_isolated(self) -> list[Position]:
+        """The isolated positions that changed (mark, size, margin) since the last call, in
+        the account's order; the others are as the last liquidation check left them."""
+        due = [
+            p
+            for symbol in self._unchecked
+            for p in self._by_symbol.get(symbol, ())
+            if p.margin_mode is MarginMode.ISOLATED
+        ]
+        self._unchecked.clear()
+        if len(due) > 1:
+            order = {id(p): n for n, p in enumerate(self._positions.values())}
+            due.sort(key=lambda p: order[id(p)])
+        return due
 
     def cross_unrealized_pnl(self) -> Decimal:
         return sum(
@@ -310,6 +384,7 @@ class Account:
             )
         position.isolated_margin += amount
         self.wallet_balance -= amount
+        self._changed(symbol)
         return IsolatedMarginChanged(
             symbol, slot, amount, position.isolated_margin, self.wallet_balance
         )
@@ -339,6 +414,7 @@ class Account:
             )
         position.isolated_margin -= amount
         self.wallet_balance += amount
+        self._changed(symbol)
         return IsolatedMarginChanged(
             symbol, slot, -amount, position.isolated_margin, self.wallet_balance
         )
@@ -402,7 +478,7 @@ class Account:
 
         Every check runs before anything changes, so a refused fill leaves the ledger untouched.
         """
-        self._revision += 1
+        self._changed(fill.symbol)
         return self._apply_fill(fill)
 
     def _apply_fill(self, fill: Fill) -> FillApplied:
@@ -472,7 +548,7 @@ class Account:
             allocated = money(div(qty * fill_price, settings.leverage))
             self.wallet_balance -= allocated
         if position is None:
-            self._positions[(symbol, slot)] = Position(
+            opened = Position(
                 symbol,
                 slot,
                 side,
@@ -482,6 +558,8 @@ class Account:
                 settings.leverage,
                 allocated,
             )
+            self._positions[(symbol, slot)] = opened
+            self._index(opened)
             return
         total = position.qty + qty
         position.entry_price = price(
@@ -496,7 +574,7 @@ class Account:
         self.wallet_balance += realized
         if qty == position.qty:
             self.wallet_balance += position.isolated_margin
-            del self._positions[(position.symbol, position.slot)]
+            self.remove_position(position)
             return realized
         # Isolated margin is released in proportion to the size closed.
         released = money(div(position.isolated_margin * qty, position.qty))
@@ -516,6 +594,7 @@ class Account:
         shorts. Cross positions settle against the wallet, isolated ones against their margin.
         """
         applied: list[FundingApplied] = []
+        self._changed(symbol)
         for position in self.positions_of(symbol):
             amount = money(-position.signed_qty * mark_price * funding_rate)
             if position.margin_mode is MarginMode.ISOLATED:
@@ -561,11 +640,13 @@ class Account:
                 )
         self._settings[position.symbol] = SymbolSettings(position.margin_mode, position.leverage)
         self._positions[key] = position
-        self._revision += 1
+        self._index(position)
+        self._changed(position.symbol)
 
     def remove_position(self, position: Position) -> None:
         del self._positions[(position.symbol, position.slot)]
-        self._revision += 1
+        self._unindex(position)
+        self._changed(position.symbol)
 
 
 __all__ = ["DEFAULT_FEES", "Account", "FeeSchedule", "Position", "SymbolSettings"]

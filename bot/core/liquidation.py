@@ -17,8 +17,9 @@ final, full liquidation; Binance's partial reduction of large positions in steps
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, Inexact
 
+from bot.core.cross_totals import minus_exact
 from bot.core.events import LiquidatedPosition, Liquidation
 from bot.core.ledger import Account, Position
 from bot.core.margin import LiquidationInputs
@@ -34,15 +35,8 @@ def liquidation_inputs(account: Account, position: Position) -> LiquidationInput
             mark_price=mark,
             wallet_balance=position.isolated_margin,
         )
-    group: list[Position] = []
-    other_mm = ZERO
-    other_upnl = ZERO
-    for other in account.cross_positions():
-        if other.symbol == position.symbol:
-            group.append(other)
-        else:
-            other_mm += account.maintenance_margin(other)
-            other_upnl += other.unrealized_pnl(account.mark(other.symbol, other.entry_price))
+    group = [p for p in account.positions_of(position.symbol) if p.margin_mode is MarginMode.CROSS]
+    other_mm, other_upnl = _others(account, position.symbol)
     return LiquidationInputs(
         legs=tuple(account.leg(p) for p in group),
         mark_price=mark,
@@ -50,6 +44,21 @@ def liquidation_inputs(account: Account, position: Position) -> LiquidationInput
         other_maintenance_margin=other_mm,
         other_unrealized_pnl=other_upnl,
     )
+
+
+def _others(account: Account, symbol: str) -> tuple[Decimal, Decimal]:
+    """Maintenance margin and unrealized PnL of the cross positions on other symbols: the
+    account's totals less the symbol's share, exactly (a fresh sum when it cannot be)."""
+    total_mm, total_upnl = account.cross_totals()
+    own_mm, own_upnl = account.cross_share(symbol)
+    try:
+        return minus_exact(total_mm, own_mm), minus_exact(total_upnl, own_upnl)
+    except Inexact:
+        others = [p for p in account.cross_positions() if p.symbol != symbol]
+        return (
+            sum((account.maintenance_margin(p) for p in others), ZERO),
+            sum((p.unrealized_pnl(account.mark(p.symbol, p.entry_price)) for p in others), ZERO),
+        )
 
 
 def liquidation_price(account: Account, position: Position) -> Decimal | None:
@@ -75,8 +84,7 @@ def isolated_is_liquidatable(account: Account, position: Position) -> bool:
 
 
 def cross_is_liquidatable(account: Account) -> bool:
-    cross = account.cross_positions()
-    if not cross:
+    if not account.has_cross_positions():
         return False
     maintenance, unrealized = account.cross_totals()
     return account.wallet_balance + unrealized <= maintenance
@@ -151,3 +159,17 @@ def liquidate(account: Account, target: LiquidationTarget) -> Liquidation:
 def liquidate_all(account: Account) -> list[Liquidation]:
     """Apply every liquidation due at the current marks; isolated first, then cross."""
     return [liquidate(account, target) for target in liquidatable(account)]
+
+
+def liquidate_changed(account: Account) -> list[Liquidation]:
+    """`liquidate_all` for the engine's ticks: the isolated positions unchanged since the last
+    check are as that check left them (not liquidatable), so only the changed ones are
+    checked; the cross check reads the kept totals. Same targets, same order."""
+    targets = [
+        LiquidationTarget(MarginMode.ISOLATED, (p,))
+        for p in account.unchecked_isolated()
+        if isolated_is_liquidatable(account, p)
+    ]
+    if cross_is_liquidatable(account):
+        targets.append(LiquidationTarget(MarginMode.CROSS, tuple(account.cross_positions())))
+    return [liquidate(account, target) for target in targets]

@@ -4,16 +4,16 @@ computes it, without the rest of the figures.
 The rules run on every mark and every trade, for every account holding the symbol; the full
 figures (bankruptcy prices, initial margins, available balance, every other position) cost far
 more than the two numbers the rules need: the margin ratio and the liquidation price. The ratio
-is recomputed at each tick (it moves with the mark). The liquidation price is a function of the
-position's ledger state and, for Binance, of the bracket its solver starts from (the bracket of
-the notional at the mark); it is cached under exactly those inputs, so a cached value is the
-value `liquidation_price` would return. A cross position with cross positions on other symbols
-depends on their marks too and is always recomputed.
+is recomputed at each tick (it moves with the mark). The liquidation price is solved only when a
+rule reads it (the divergence rule reads it only when mark and last diverge). It is a function
+of the position's ledger state and, for Binance, of the bracket its solver starts from (the
+bracket of the notional at the mark); it is cached under exactly those inputs, so a cached value
+is the value `liquidation_price` would return. A cross position with cross positions on other
+symbols depends on their marks too and is always recomputed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.core.figures import ratio
@@ -24,15 +24,50 @@ from bot.core.values import ZERO, MarginMode, PositionSlot, Side
 CACHE_LIMIT = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+_UNSOLVED = object()
+
+
 class RiskView:
-    symbol: str
-    slot: PositionSlot
-    side: Side
-    margin_mode: MarginMode
-    mark_price: Decimal
-    margin_ratio: Decimal | None
-    liquidation_price: Decimal | None
+    """One position as the rules see it; the liquidation price is solved when first read."""
+
+    __slots__ = ("_account", "_lp", "_position", "_views", "margin_ratio", "mark_price")
+
+    def __init__(
+        self,
+        views: RiskViews,
+        account: Account,
+        position: Position,
+        mark_price: Decimal,
+        margin_ratio: Decimal | None,
+    ) -> None:
+        self._views = views
+        self._account = account
+        self._position = position
+        self.mark_price = mark_price
+        self.margin_ratio = margin_ratio
+        self._lp: object = _UNSOLVED
+
+    @property
+    def symbol(self) -> str:
+        return self._position.symbol
+
+    @property
+    def slot(self) -> PositionSlot:
+        return self._position.slot
+
+    @property
+    def side(self) -> Side:
+        return self._position.side
+
+    @property
+    def margin_mode(self) -> MarginMode:
+        return self._position.margin_mode
+
+    @property
+    def liquidation_price(self) -> Decimal | None:
+        if self._lp is _UNSOLVED:
+            self._lp = self._views.liquidation_price(self._account, self._position, self.mark_price)
+        return self._lp  # type: ignore[return-value]
 
 
 class RiskViews:
@@ -43,8 +78,7 @@ class RiskViews:
 
     def of(self, account: Account, symbol: str) -> tuple[list[RiskView], Decimal | None]:
         """The views of the account's positions on `symbol`, and the cross margin ratio."""
-        cross = account.cross_positions()
-        if cross:
+        if account.has_cross_positions():
             cross_mm, cross_upnl = account.cross_totals()
             cross_ratio = ratio(cross_mm, account.wallet_balance + cross_upnl)
         else:
@@ -57,21 +91,11 @@ class RiskViews:
                 margin_ratio = ratio(account.maintenance_margin(position), balance)
             else:
                 margin_ratio = cross_ratio
-            views.append(
-                RiskView(
-                    symbol,
-                    position.slot,
-                    position.side,
-                    position.margin_mode,
-                    mark,
-                    margin_ratio,
-                    self._liquidation_price(account, position, mark, cross),
-                )
-            )
+            views.append(RiskView(self, account, position, mark, margin_ratio))
         return views, cross_ratio
 
-    def _liquidation_price(
-        self, account: Account, position: Position, mark: Decimal, cross: list[Position]
+    def liquidation_price(
+        self, account: Account, position: Position, mark: Decimal
     ) -> Decimal | None:
         tiers = account.instrument(position.symbol).tiers
         group: tuple[Position, ...]
@@ -79,9 +103,13 @@ class RiskViews:
             group = (position,)
             funds = position.isolated_margin
         else:
-            if any(other.symbol != position.symbol for other in cross):
+            if account.has_cross_beyond(position.symbol):
                 return liquidation_price(account, position)  # moves with the other marks
-            group = tuple(cross)
+            group = tuple(
+                p
+                for p in account.positions_of(position.symbol)
+                if p.margin_mode is MarginMode.CROSS
+            )
             funds = account.wallet_balance
         key = (
             id(account),

@@ -173,14 +173,18 @@ class AlertRules:
         settings: RuleSettings,
         ts: int,
     ) -> list[Alert]:
-        lp = p.liquidation_price
-        if lp is None or lp == ZERO or last is None:
+        if last is None:
+            return []
+        divergence = div(abs(mark - last), mark)
+        latch = self._latch(account, p.symbol, p.slot.value, "divergence")
+        # Armed and not diverged, it cannot fire whatever the distance: nothing to solve.
+        quiet = latch.armed and divergence < settings.divergence
+        lp = None if quiet else p.liquidation_price
+        if lp is None or lp == ZERO:
             return []
         by_mark = div(abs(mark - lp), mark)
         by_last = div(abs(last - lp), last)
-        divergence = div(abs(mark - last), mark)
         nearest = min(by_mark, by_last)
-        latch = self._latch(account, p.symbol, p.slot.value, "divergence")
         h = settings.hysteresis
         if not latch.armed:
             if nearest > settings.near_liquidation * (1 + h) or divergence < settings.divergence * (
@@ -301,9 +305,8 @@ def _ledger_state(account: Account, mine: list[Position]) -> tuple[object, ...] 
     """Everything of the ledger the price rules read for these positions: the positions and
     the wallet. None when their risk also moves with other symbols' marks (a cross position in
     an account with cross positions on other symbols): such evaluations are not remembered."""
-    symbol = mine[0].symbol
-    if any(p.margin_mode is MarginMode.CROSS for p in mine) and any(
-        p.margin_mode is MarginMode.CROSS and p.symbol != symbol for p in account.positions()
+    if any(p.margin_mode is MarginMode.CROSS for p in mine) and account.has_cross_beyond(
+        mine[0].symbol
     ):
         return None
     own = tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 
 import hypothesis
@@ -17,6 +18,7 @@ from bot.core.liquidation import (
     isolated_is_liquidatable,
     liquidate,
     liquidate_all,
+    liquidate_changed,
     liquidation_price,
 )
 from bot.core.values import MarginMode, OrderSide, Venue
@@ -242,3 +244,53 @@ def test_cached_cross_totals_equal_a_fresh_sum(venue: Venue, actions: list) -> N
             ),
         )
         assert account.cross_totals() == fresh
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    venue=venues,
+    wallet=st.integers(2_000, 60_000).map(Decimal),
+    actions=st.lists(
+        st.one_of(
+            action,
+            st.tuples(st.just("mark"), st.tuples(st.sampled_from(SYMBOLS), prices)),
+            st.tuples(st.just("mark"), st.tuples(st.sampled_from(SYMBOLS), prices)),
+        ),
+        max_size=40,
+    ),
+)
+def test_checking_only_what_changed_liquidates_as_a_full_check(
+    venue: Venue, wallet: Decimal, actions: list
+) -> None:
+    """The engine's tick checks only the isolated positions changed since its last check and
+    reads the kept cross totals; after every change it liquidates exactly what a check of
+    every position would, in the same order, leaving the same ledger."""
+    account = new_account(venue, wallet)
+    for kind, args in actions:
+        try:
+            if kind == "trade":
+                symbol, side, qty, px = args
+                account.apply_fill(Fill(symbol, side, qty, px))
+            elif kind == "mark":
+                account.set_mark(*args)
+            elif kind == "funding":
+                account.apply_funding(*args)
+            elif kind == "settings":
+                symbol, mode, leverage = args
+                account.set_margin_mode(symbol, mode)
+                account.set_leverage(symbol, leverage)
+            else:
+                symbol, amount = args
+                if amount > 0:
+                    account.add_isolated_margin(symbol, Decimal(amount))
+                elif amount < 0:
+                    account.remove_isolated_margin(symbol, Decimal(-amount))
+        except RuleViolation:
+            pass
+        full = copy.deepcopy(account)
+        liquidated = liquidate_changed(account)
+        assert liquidated == liquidate_all(full)
+        hypothesis.event(f"liquidations: {len(liquidated)}")
+        assert account.wallet_balance == full.wallet_balance
+        assert list(account.positions()) == list(full.positions())
+        assert account.cross_totals() == full.cross_totals()
