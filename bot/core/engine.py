@@ -48,6 +48,10 @@ Input = MarketEvent | Command | LoadInstruments
 class Engine:
     def __init__(self, accounts: Mapping[str, Account], slippage_bps: Decimal = ZERO) -> None:
         self.desks = {name: AccountDesk(name, a, slippage_bps) for name, a in accounts.items()}
+        self._by_venue: dict[str, tuple[AccountDesk, ...]] = {}
+        for desk in self.desks.values():
+            venue = str(desk.account.venue)
+            self._by_venue[venue] = (*self._by_venue.get(venue, ()), desk)
         self.prices = PriceBoard()
         self._funding: dict[tuple[str, str], tuple[int, Decimal | None]] = {}
         self._brackets = 0
@@ -80,15 +84,18 @@ class Engine:
         account.load_instruments({i.symbol: i for i in command.instruments})
         return []
 
-    def _desks(self, venue: str) -> list[AccountDesk]:
-        return [d for d in self.desks.values() if d.account.venue == venue]
+    def _desks(self, venue: str) -> tuple[AccountDesk, ...]:
+        return self._by_venue.get(venue, ())
 
     # -- market data -----------------------------------------------------------------------------
 
     def _on_mark(self, event: MarkPrice) -> list[EngineEvent]:
         _positive(event.mark_price, "mark price", event.symbol)
-        self.prices.apply(event)
         prices = self.prices.get(event.venue, event.symbol)
+        prices.mark = event.mark_price
+        if event.index_price is not None:
+            prices.index = event.index_price
+        prices.ts_event = event.ts_event
         out: list[EngineEvent] = []
         settle = self._funding_due(event)
         for desk in self._desks(event.venue):
@@ -131,30 +138,32 @@ class Engine:
         return out
 
     def _on_trade(self, event: Trade) -> list[EngineEvent]:
-        out = self._on_last_price(event.venue, event.symbol, event.price, event.ts_event, event)
+        out = self._on_last_price(event.venue, event.symbol, event.price, event.ts_event)
         for desk in self._desks(event.venue):
             out += desk.on_trade(event.symbol, event.price, event.ts_event)
         return out
 
     def _on_last(self, event: LastPrice) -> list[EngineEvent]:
-        return self._on_last_price(event.venue, event.symbol, event.price, event.ts_event, event)
+        return self._on_last_price(event.venue, event.symbol, event.price, event.ts_event)
 
-    def _on_last_price(
-        self, venue: str, symbol: str, price: Decimal, ts: int, event: MarketEvent
-    ) -> list[EngineEvent]:
+    def _on_last_price(self, venue: str, symbol: str, price: Decimal, ts: int) -> list[EngineEvent]:
         _positive(price, "last price", symbol)
-        self.prices.apply(event)
         prices = self.prices.get(venue, symbol)
+        prices.last = price
+        prices.ts_event = ts
         out: list[EngineEvent] = []
         for desk in self._desks(venue):
             out += desk.on_price(symbol, PriceSource.LAST, price, ts, prices)
         return out
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:
-        for price, side in ((event.bid_price, "best bid"), (event.ask_price, "best ask")):
-            if price is not None:
-                _positive(price, side, event.symbol)
-        self.prices.apply(event)
+        bid, ask = event.bid_price, event.ask_price
+        if bid is not None:
+            _positive(bid, "best bid", event.symbol)
+        if ask is not None:
+            _positive(ask, "best ask", event.symbol)
+        prices = self.prices.get(event.venue, event.symbol)
+        prices.bid, prices.ask = bid, ask
         return []
 
     # -- commands --------------------------------------------------------------------------------

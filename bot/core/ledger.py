@@ -9,6 +9,7 @@ and liquidation in `liquidation.py`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
@@ -50,6 +51,7 @@ from bot.errors import (
 )
 
 MEMO_LIMIT = 100_000
+_STAMPS = itertools.count()
 
 
 class Account:
@@ -102,12 +104,13 @@ class Account:
         self._cross = CrossTotals(self._cross_share, self._cross_count.keys)
         # Symbols whose isolated positions changed since the engine's last liquidation check.
         self._unchecked: set[str] = set(self._by_symbol)
+        self._stamps = {symbol: next(_STAMPS) for symbol in self._by_symbol}
 
     def __getstate__(self) -> dict[str, object]:
         # The formulas are a module chosen by the venue: the state names the venue instead.
         derived = (
             "formulas", "_maintenance", "_by_symbol", "_cross_count", "_cross_positions",
-            "_cross", "_unchecked",
+            "_cross", "_unchecked", "_stamps",
         )  # fmt: skip
         return {k: v for k, v in self.__dict__.items() if k not in derived}
 
@@ -137,6 +140,15 @@ class Account:
                 del self._cross_count[position.symbol]
             self._cross_positions -= 1
 
+    def _ledger_changed(self, symbol: str) -> None:
+        """A position of the symbol (size, entry, margin) changed."""
+        self._stamps[symbol] = next(_STAMPS)
+        self._changed(symbol)
+
+    def ledger_stamp(self, symbol: str) -> int:
+        """Changes whenever a position of the symbol changes; never repeats in a process."""
+        return self._stamps.get(symbol, -1)
+
     def _changed(self, symbol: str) -> None:
         """A mark or a position of the symbol changed: its sums and its checks are due."""
         self._cross.touch(symbol)
@@ -158,6 +170,9 @@ class Account:
 
     def positions(self) -> Iterator[Position]:
         return iter(self._positions.values())
+
+    def holds(self, symbol: str) -> bool:
+        return symbol in self._by_symbol
 
     def positions_of(self, symbol: str) -> list[Position]:
         held = self._by_symbol.get(symbol)
@@ -384,7 +399,7 @@ class Account:
             )
         position.isolated_margin += amount
         self.wallet_balance -= amount
-        self._changed(symbol)
+        self._ledger_changed(symbol)
         return IsolatedMarginChanged(
             symbol, slot, amount, position.isolated_margin, self.wallet_balance
         )
@@ -414,7 +429,7 @@ class Account:
             )
         position.isolated_margin -= amount
         self.wallet_balance += amount
-        self._changed(symbol)
+        self._ledger_changed(symbol)
         return IsolatedMarginChanged(
             symbol, slot, -amount, position.isolated_margin, self.wallet_balance
         )
@@ -478,7 +493,7 @@ class Account:
 
         Every check runs before anything changes, so a refused fill leaves the ledger untouched.
         """
-        self._changed(fill.symbol)
+        self._ledger_changed(fill.symbol)
         return self._apply_fill(fill)
 
     def _apply_fill(self, fill: Fill) -> FillApplied:
@@ -594,7 +609,7 @@ class Account:
         shorts. Cross positions settle against the wallet, isolated ones against their margin.
         """
         applied: list[FundingApplied] = []
-        self._changed(symbol)
+        self._ledger_changed(symbol)
         for position in self.positions_of(symbol):
             amount = money(-position.signed_qty * mark_price * funding_rate)
             if position.margin_mode is MarginMode.ISOLATED:
@@ -641,12 +656,12 @@ class Account:
         self._settings[position.symbol] = SymbolSettings(position.margin_mode, position.leverage)
         self._positions[key] = position
         self._index(position)
-        self._changed(position.symbol)
+        self._ledger_changed(position.symbol)
 
     def remove_position(self, position: Position) -> None:
         del self._positions[(position.symbol, position.slot)]
         self._unindex(position)
-        self._changed(position.symbol)
+        self._ledger_changed(position.symbol)
 
 
 __all__ = ["DEFAULT_FEES", "Account", "FeeSchedule", "Position", "SymbolSettings"]

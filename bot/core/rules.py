@@ -302,17 +302,14 @@ class AlertRules:
 
 
 def _ledger_state(account: Account, mine: list[Position]) -> tuple[object, ...] | None:
-    """Everything of the ledger the price rules read for these positions: the positions and
-    the wallet. None when their risk also moves with other symbols' marks (a cross position in
-    an account with cross positions on other symbols): such evaluations are not remembered."""
-    if any(p.margin_mode is MarginMode.CROSS for p in mine) and account.has_cross_beyond(
-        mine[0].symbol
-    ):
+    """Everything of the ledger the price rules read for these positions: the positions (by
+    the ledger's stamp, which changes with any of them) and the wallet. None when their risk
+    also moves with other symbols' marks (a cross position in an account with cross positions
+    on other symbols): such evaluations are not remembered."""
+    symbol = mine[0].symbol
+    if account.has_cross_beyond(symbol) and any(p.margin_mode is MarginMode.CROSS for p in mine):
         return None
-    own = tuple(
-        (p.slot, p.side, p.qty, p.entry_price, p.isolated_margin, p.margin_mode) for p in mine
-    )
-    return (account.wallet_balance, own)
+    return (account.wallet_balance, account.ledger_stamp(symbol))
 
 
 def _liquidated(event: PositionLiquidated, _book: RuleBook) -> list[Alert]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import msgspec
 import orjson
 
 from bot.core.values import fmt
@@ -58,16 +59,24 @@ def _value(value: Any) -> Any:
         return value.value
     if isinstance(value, tuple):
         return [_value(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, msgspec.Struct) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type)
+    ):
         return event_json(value)
     return value
+
+
+def _field_names(event: Any) -> tuple[str, ...]:
+    if isinstance(event, msgspec.Struct):
+        return event.__struct_fields__
+    return tuple(field.name for field in dataclasses.fields(event))
 
 
 def event_json(event: Any) -> dict[str, Any]:
     name = type(event).__name__
     document: dict[str, Any] = {"type": EVENT_NAMES.get(name, name)}
-    for field in dataclasses.fields(event):
-        document[field.name] = _value(getattr(event, field.name))
+    for field in _field_names(event):
+        document[field] = _value(getattr(event, field))
     return document
 
 

@@ -139,9 +139,13 @@ class _FastTrade(msgspec.Struct, tag_field="e", tag="trade"):
     m: bool | None = None
 
 
+class _FastDepth(msgspec.Struct, tag_field="e", tag="depthUpdate"):
+    """A depth update (in recorded sessions, not subscribed by the daemon): read past, unused."""
+
+
 class _FastEnvelope(msgspec.Struct):
     stream: str
-    data: _FastBook | _FastMark | _FastTrade
+    data: _FastBook | _FastMark | _FastTrade | _FastDepth
 
 
 _decode_fast = msgspec.json.Decoder(_FastEnvelope).decode
@@ -162,18 +166,10 @@ def _fast_book(data: _FastBook, ts_recv: int) -> list[MarketEvent] | None:
     ts = data.T if data.T is not msgspec.UNSET else data.E
     if ts is msgspec.UNSET:
         return None
-    return [
-        BookTop(
-            VENUE,
-            data.s,
-            _finite(data.b),
-            _finite(data.B),
-            _finite(data.a),
-            _finite(data.A),
-            ts * MS,
-            ts_recv,
-        )
-    ]
+    bid, bid_qty, ask, ask_qty = Decimal(data.b), Decimal(data.B), Decimal(data.a), Decimal(data.A)
+    if not (bid.is_finite() and bid_qty.is_finite() and ask.is_finite() and ask_qty.is_finite()):
+        return None
+    return [BookTop(VENUE, data.s, bid, bid_qty, ask, ask_qty, ts * MS, ts_recv)]
 
 
 def _fast_trade(data: _FastTrade, ts_recv: int) -> list[MarketEvent] | None:
@@ -202,14 +198,23 @@ def _fast_mark(data: _FastMark, ts_recv: int) -> list[MarketEvent] | None:
     ]
 
 
+_DEPTH: list[MarketEvent] = []  # what a depth update gives: nothing (never appended to)
+
+
+def _fast_depth(_data: _FastDepth, _ts_recv: int) -> list[MarketEvent]:
+    return _DEPTH
+
+
 _FAST: dict[type, Callable[[Any, int], list[MarketEvent] | None]] = {
     _FastBook: _fast_book,
     _FastTrade: _fast_trade,
     _FastMark: _fast_mark,
+    _FastDepth: _fast_depth,
 }
 
 
 def _fast(text: str, ts_recv: int) -> list[MarketEvent] | None:
+    """The events of a frame the fast path can take exactly, else None."""
     try:
         data = _decode_fast(text).data
         return _FAST[type(data)](data, ts_recv)
@@ -224,10 +229,13 @@ class BinanceParser:
         self.ignored: Counter[str] = Counter()
 
     def parse(self, text: str, ts_recv: int) -> list[MarketEvent]:
-        fast = _fast(text, ts_recv)
-        if fast is not None:
-            return fast
-        return self.general(text, ts_recv)
+        events = _fast(text, ts_recv)
+        if events is None:
+            return self.general(text, ts_recv)
+        if events is _DEPTH:
+            self.ignored["event:depthUpdate"] += 1
+            return []
+        return events
 
     def general(self, text: str, ts_recv: int) -> list[MarketEvent]:
         """Any frame: envelopes, replies, errors, every event kind, and every malformed case."""
