@@ -14,12 +14,13 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help demo test lint typecheck unit setup mosquitto node-red clean bench
+.PHONY: help demo test lint typecheck unit setup mosquitto node-red clean bench bench-compare
 
 help:
 	@echo "make demo   set up and run the demo (no exchange account needed)"
 	@echo "make test   set up and run lint, type checks and the tests"
 	@echo "make bench  print the benchmark figures (one JSON line each)"
+	@echo "make bench-compare  marginbot against nautilus_trader on the same trade ticks"
 
 $(TOOLS)/uv/bin/uv:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -72,6 +73,17 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python -m bench
+
+# nautilus_trader (about 600 MB with its dependencies) in its own environment, never in .venv.
+NAUTILUS := $(TOOLS)/nautilus
+NAUTILUS_VERSION := 1.221.0
+
+$(NAUTILUS)/bin/python: | $(UV)
+	$(UV) venv --quiet --python $(PYTHON) $(NAUTILUS)
+	VIRTUAL_ENV=$(NAUTILUS) $(UV) pip install --quiet "nautilus_trader==$(NAUTILUS_VERSION)"
+
+bench-compare: setup $(NAUTILUS)/bin/python
+	$(BIN)/python -m bench.compare
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .hypothesis

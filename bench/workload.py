@@ -122,9 +122,11 @@ def run(
     connections: list[tuple[str, str]],
     frames: list[Frame],
     out: Callable[[Any], None] | None = None,
+    orders: list[dict[str, Any]] = ORDERS,
 ) -> int:
     """The whole pipeline over `frames`; returns the number of market events processed.
-    `out` receives every engine event and alert, in order."""
+    `out` receives every engine event and alert, in order. `orders` are sent after the
+    first PRIME frames."""
     engine = build_engine()
     rules = AlertRules(engine)
     pipeline = FramePipeline()
@@ -134,7 +136,7 @@ def run(
     count = 0
     for index, frame in enumerate(frames):
         if index == PRIME:
-            for order in ORDERS:
+            for order in orders:
                 command = decode(orjson.dumps(order))
                 assert not isinstance(command, QueryJson)
                 for result in step(command.command(frame.ts)):

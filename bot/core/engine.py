@@ -84,7 +84,7 @@ class Engine:
         account.load_instruments({i.symbol: i for i in command.instruments})
         return []
 
-    def _desks(self, venue: str) -> tuple[AccountDesk, ...]:
+    def desks_on(self, venue: str) -> tuple[AccountDesk, ...]:
         return self._by_venue.get(venue, ())
 
     # -- market data -----------------------------------------------------------------------------
@@ -98,7 +98,7 @@ class Engine:
         prices.ts_event = event.ts_event
         out: list[EngineEvent] = []
         settle = self._funding_due(event)
-        for desk in self._desks(event.venue):
+        for desk in self.desks_on(event.venue):
             if event.symbol not in desk.account.instruments:
                 continue
             desk.account.set_mark(event.symbol, event.mark_price)
@@ -139,8 +139,9 @@ class Engine:
 
     def _on_trade(self, event: Trade) -> list[EngineEvent]:
         out = self._on_last_price(event.venue, event.symbol, event.price, event.ts_event)
-        for desk in self._desks(event.venue):
-            out += desk.on_trade(event.symbol, event.price, event.ts_event)
+        for desk in self.desks_on(event.venue):
+            if desk.account.open_order_count(event.symbol):
+                out += desk.on_trade(event.symbol, event.price, event.ts_event)
         return out
 
     def _on_last(self, event: LastPrice) -> list[EngineEvent]:
@@ -152,8 +153,9 @@ class Engine:
         prices.last = price
         prices.ts_event = ts
         out: list[EngineEvent] = []
-        for desk in self._desks(venue):
-            out += desk.on_price(symbol, PriceSource.LAST, price, ts, prices)
+        for desk in self.desks_on(venue):
+            if desk.account.open_order_count(symbol):
+                out += desk.on_price(symbol, PriceSource.LAST, price, ts, prices)
         return out
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:

@@ -40,6 +40,7 @@ from bot.core.risk import RiskView, RiskViews
 from bot.core.values import ZERO, MarginMode, approx, div, fmt
 
 NS = 1_000_000_000
+_PRICE_EVENTS = frozenset({MarkPrice, Trade, LastPrice})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +83,14 @@ class AlertRules:
         self.book = book or RuleBook()
         self._latches: dict[tuple[str, ...], _Latch] = {}
         self.views = RiskViews()
-        self._quiet: dict[tuple[str, str], tuple[object, ...]] = {}
+        # (account, symbol) → ((mark, index, ledger state), last, divergence latches armed) of
+        # the last evaluation that changed nothing.
+        self._quiet: dict[tuple[str, str], tuple[tuple[object, ...], object, bool]] = {}
         self._held_back = False
         self.remember_quiet = remember_quiet  # off only to test that it changes nothing
 
     def on_event(self, event: Any) -> list[Alert]:
-        if isinstance(event, MarkPrice | Trade | LastPrice):
+        if type(event) in _PRICE_EVENTS:
             return self._on_price(event.venue, event.symbol, event.ts_event)
         if isinstance(event, FeedStale | FeedRecovered):
             # One stale alert per outage, however many reconnects it takes; recovery re-arms.
@@ -105,44 +108,58 @@ class AlertRules:
         if prices.mark is None:
             return []
         alerts: list[Alert] = []
-        for name, desk in self.engine.desks.items():
+        mark, last = prices.mark, prices.last
+        for desk in self.engine.desks_on(venue):
             account = desk.account
-            if account.venue != venue:
+            if not account.holds(symbol):
                 continue
+            name = desk.name
             mine = account.positions_of(symbol)
-            if not mine:
-                continue
+            settings = self.book.for_(name, symbol)
             # The rules are a function of these inputs and of their latches; when an evaluation
             # with the same inputs changed nothing (no alert, no latch moved, nothing held back
-            # by a cooldown), evaluating again would change nothing either.
+            # by a cooldown), evaluating again would change nothing either. Nor does a new last
+            # price alone, when every divergence latch is armed and mark and last stay closer
+            # than the divergence threshold: the risk rule does not read the last price, and
+            # the divergence rule cannot fire.
             state = _ledger_state(account, mine) if self.remember_quiet else None
-            inputs = (prices.mark, prices.last, prices.index, state)
+            inputs = (mark, prices.index, state)
             quiet_key = (name, symbol)
-            if state is not None and self._quiet.get(quiet_key) == inputs:
-                continue
+            if state is not None:
+                quiet = self._quiet.get(quiet_key)
+                if quiet is not None and quiet[0] == inputs:
+                    if quiet[1] == last:
+                        continue
+                    if (
+                        quiet[2]
+                        and last is not None
+                        and div(abs(mark - last), mark) < settings.divergence
+                    ):
+                        continue
             keys = [(name, symbol, p.slot.value, k) for p in mine for k in ("divergence", "risk")]
             before = [self._latch_state(key) for key in keys]
             self._held_back = False
             found: list[Alert] = []
             views, cross_ratio = self.views.of(account, symbol)
-            settings = self.book.for_(name, symbol)
             for position in views:
                 found += self._divergence(
                     name,
                     position,
-                    prices.mark,
-                    prices.last,
+                    mark,
+                    last,
                     prices.index,
                     cross_ratio,
                     settings,
                     ts,
                 )
                 found += self._risk(name, position, settings, ts)
-            changed = found or self._held_back or before != [self._latch_state(k) for k in keys]
-            if state is None or changed:
+            after = [self._latch_state(k) for k in keys]
+            if state is None or found or self._held_back or before != after:
                 self._quiet.pop(quiet_key, None)
             else:
-                self._quiet[quiet_key] = inputs
+                # Every divergence latch armed (a latch not made yet is an armed one).
+                armed = all(a is None or a[0] for a in after[::2])
+                self._quiet[quiet_key] = (inputs, last, armed)
             alerts += found
         return alerts
 
