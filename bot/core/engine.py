@@ -138,24 +138,29 @@ class Engine:
         return out
 
     def _on_trade(self, event: Trade) -> list[EngineEvent]:
-        out = self._on_last_price(event.venue, event.symbol, event.price, event.ts_event)
-        for desk in self.desks_on(event.venue):
-            if desk.account.open_order_count(event.symbol):
-                out += desk.on_trade(event.symbol, event.price, event.ts_event)
-        return out
+        return self._on_last_price(event.venue, event.symbol, event.price, event.ts_event, True)
 
     def _on_last(self, event: LastPrice) -> list[EngineEvent]:
-        return self._on_last_price(event.venue, event.symbol, event.price, event.ts_event)
+        return self._on_last_price(event.venue, event.symbol, event.price, event.ts_event, False)
 
-    def _on_last_price(self, venue: str, symbol: str, price: Decimal, ts: int) -> list[EngineEvent]:
+    def _on_last_price(
+        self, venue: str, symbol: str, price: Decimal, ts: int, traded: bool
+    ) -> list[EngineEvent]:
+        """Last-price triggers of every account, then (on a trade) the limits it printed
+        through. Only accounts with orders on the symbol have anything to look at."""
         _positive(price, "last price", symbol)
         prices = self.prices.get(venue, symbol)
         prices.last = price
         prices.ts_event = ts
+        watching = [d for d in self.desks_on(venue) if d.account.open_order_count(symbol)]
+        if not watching:
+            return []
         out: list[EngineEvent] = []
-        for desk in self.desks_on(venue):
-            if desk.account.open_order_count(symbol):
-                out += desk.on_price(symbol, PriceSource.LAST, price, ts, prices)
+        for desk in watching:
+            out += desk.on_price(symbol, PriceSource.LAST, price, ts, prices)
+        if traded:
+            for desk in watching:
+                out += desk.on_trade(symbol, price, ts)
         return out
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:

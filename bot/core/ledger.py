@@ -228,6 +228,9 @@ class Account:
     def has_cross_positions(self) -> bool:
         return self._cross_positions > 0
 
+    def has_cross_on(self, symbol: str) -> bool:
+        return symbol in self._cross_count
+
     def has_cross_beyond(self, symbol: str) -> bool:
         """Whether cross positions on other symbols share the cross wallet with this one's."""
         return self._cross_positions > self._cross_count.get(symbol, 0)

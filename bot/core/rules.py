@@ -34,7 +34,7 @@ from bot.core.engine_events import (
     PositionLiquidated,
 )
 from bot.core.feed_events import FeedRecovered, FeedStale
-from bot.core.ledger import Account, Position
+from bot.core.ledger import Account
 from bot.core.market import LastPrice, MarkPrice, Trade
 from bot.core.risk import RiskView, RiskViews
 from bot.core.values import ZERO, MarginMode, approx, div, fmt
@@ -87,6 +87,7 @@ class AlertRules:
         # the last evaluation that changed nothing.
         self._quiet: dict[tuple[str, str], tuple[tuple[object, ...], object, bool]] = {}
         self._held_back = False
+        self._settings: dict[tuple[str, str], RuleSettings] = {}  # the book's answers
         self.remember_quiet = remember_quiet  # off only to test that it changes nothing
 
     def on_event(self, event: Any) -> list[Alert]:
@@ -114,17 +115,18 @@ class AlertRules:
             if not account.holds(symbol):
                 continue
             name = desk.name
-            mine = account.positions_of(symbol)
-            settings = self.book.for_(name, symbol)
+            quiet_key = (name, symbol)
+            settings = self._settings.get(quiet_key)
+            if settings is None:
+                settings = self._settings[quiet_key] = self.book.for_(name, symbol)
             # The rules are a function of these inputs and of their latches; when an evaluation
             # with the same inputs changed nothing (no alert, no latch moved, nothing held back
             # by a cooldown), evaluating again would change nothing either. Nor does a new last
             # price alone, when every divergence latch is armed and mark and last stay closer
             # than the divergence threshold: the risk rule does not read the last price, and
             # the divergence rule cannot fire.
-            state = _ledger_state(account, mine) if self.remember_quiet else None
+            state = _ledger_state(account, symbol) if self.remember_quiet else None
             inputs = (mark, prices.index, state)
-            quiet_key = (name, symbol)
             if state is not None:
                 quiet = self._quiet.get(quiet_key)
                 if quiet is not None and quiet[0] == inputs:
@@ -136,6 +138,7 @@ class AlertRules:
                         and div(abs(mark - last), mark) < settings.divergence
                     ):
                         continue
+            mine = account.positions_of(symbol)
             keys = [(name, symbol, p.slot.value, k) for p in mine for k in ("divergence", "risk")]
             before = [self._latch_state(key) for key in keys]
             self._held_back = False
@@ -318,13 +321,12 @@ class AlertRules:
         )
 
 
-def _ledger_state(account: Account, mine: list[Position]) -> tuple[object, ...] | None:
+def _ledger_state(account: Account, symbol: str) -> tuple[object, ...] | None:
     """Everything of the ledger the price rules read for these positions: the positions (by
     the ledger's stamp, which changes with any of them) and the wallet. None when their risk
     also moves with other symbols' marks (a cross position in an account with cross positions
     on other symbols): such evaluations are not remembered."""
-    symbol = mine[0].symbol
-    if account.has_cross_beyond(symbol) and any(p.margin_mode is MarginMode.CROSS for p in mine):
+    if account.has_cross_beyond(symbol) and account.has_cross_on(symbol):
         return None
     return (account.wallet_balance, account.ledger_stamp(symbol))
 

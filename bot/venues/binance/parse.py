@@ -177,7 +177,9 @@ def _fast_trade(data: _FastTrade, ts_recv: int) -> list[MarketEvent] | None:
         return None  # the general path decides what a trade without its id is
     ts = (data.T if data.T is not msgspec.UNSET else data.E) * MS
     trade_id = str(data.t)
-    price, qty = _finite(data.p), _finite(data.q)
+    price, qty = Decimal(data.p), Decimal(data.q)
+    if not (price.is_finite() and qty.is_finite()):
+        return None
     if data.X != "MARKET":
         return [NonMarketTrade(VENUE, data.s, price, qty, data.X, trade_id, ts, ts_recv)]
     return [Trade(VENUE, data.s, price, qty, _taker(data.m), trade_id, ts, ts_recv)]
