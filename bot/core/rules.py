@@ -321,13 +321,13 @@ class AlertRules:
         )
 
 
-def _ledger_state(account: Account, symbol: str) -> tuple[object, ...] | None:
-    """Everything of the ledger the price rules read for these positions: the positions (by
-    the ledger's stamp, which changes with any of them) and the wallet. None when their risk
-    also moves with other symbols' marks (a cross position in an account with cross positions
-    on other symbols): such evaluations are not remembered."""
+def _ledger_state(account: Account, symbol: str) -> tuple[object, ...]:
+    """Everything of the ledger the price rules read for the symbol's positions: the positions
+    (by the ledger's stamp, which changes with any of them) and the wallet; for cross positions
+    sharing the wallet with other symbols', also the cross totals, through which the others'
+    marks and positions reach their margin ratio and liquidation price."""
     if account.has_cross_beyond(symbol) and account.has_cross_on(symbol):
-        return None
+        return (account.wallet_balance, account.ledger_stamp(symbol), account.cross_totals())
     return (account.wallet_balance, account.ledger_stamp(symbol))
 
 
