@@ -165,9 +165,9 @@ class Engine:
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:
         bid, ask = event.bid_price, event.ask_price
-        if bid is not None:
+        if bid is not None and bid <= ZERO:
             _positive(bid, "best bid", event.symbol)
-        if ask is not None:
+        if ask is not None and ask <= ZERO:
             _positive(ask, "best ask", event.symbol)
         prices = self.prices.get(event.venue, event.symbol)
         prices.bid, prices.ask = bid, ask

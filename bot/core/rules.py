@@ -91,9 +91,12 @@ class AlertRules:
         self.remember_quiet = remember_quiet  # off only to test that it changes nothing
 
     def on_event(self, event: Any) -> list[Alert]:
-        if type(event) in _PRICE_EVENTS:
+        kind = type(event)
+        if kind in _PRICE_EVENTS:
             return self._on_price(event.venue, event.symbol, event.ts_event)
-        if isinstance(event, FeedStale | FeedRecovered):
+        if kind not in _EVENT_RULES:
+            return []  # book tops, fills without a role, ...: nothing to say
+        if kind is FeedStale or kind is FeedRecovered:
             # One stale alert per outage, however many reconnects it takes; recovery re-arms.
             latch = self._latch(event.venue, "feed")
             stale = isinstance(event, FeedStale)
