@@ -80,11 +80,14 @@ def build(ticks: int, ticks_file: Path) -> tuple[list[tuple[str, str]], list[Fra
 
 
 def marginbot_orders(price: Decimal) -> list[dict[str, Any]]:
+    step = Decimal("0.1")  # a multiple of both the venue's and nautilus' tick size
+    take_profit = (price * (1 + DISTANCE)).quantize(step)
+    stop_loss = (price * (1 - DISTANCE)).quantize(step)
     return [
         {"cmd": "place_order", "account": "iso", "symbol": "BTCUSDT", "side": "buy",
          "type": "market", "qty": "0.3"},
         {"cmd": "set_tp_sl", "account": "iso", "symbol": "BTCUSDT",
-         "take_profit": str(price * (1 + DISTANCE)), "stop_loss": str(price * (1 - DISTANCE)),
+         "take_profit": str(take_profit), "stop_loss": str(stop_loss),
          "take_profit_source": "last", "stop_loss_source": "last"},
     ]  # fmt: skip
 
@@ -103,6 +106,11 @@ def main() -> int:
         trades = len(frames) - 2
         price = Decimal(orjson.loads(frames[2].text)["data"]["p"])
         orders = marginbot_orders(price)
+        kinds: list[str] = []
+        run(connections, frames, lambda item: kinds.append(type(item).__name__), orders=orders)
+        if (kinds.count("OrderAccepted"), kinds.count("OrderFilled")) != (3, 1):
+            sys.stderr.write(f"marginbot's bracket did not rest as intended: {kinds[:10]}\n")
+            return 1
         best = math.inf
         for _ in range(args.runs):
             started = time.perf_counter()
@@ -120,6 +128,9 @@ def main() -> int:
                 check=True,
             )
             result = json.loads(done.stdout.strip().splitlines()[-1])
+            if (result["open_orders"], result["open_positions"]) != (2, 1):
+                sys.stderr.write(f"nautilus_trader's bracket did not rest as intended: {result}\n")
+                return 1
             if not theirs or result["seconds"] < theirs["seconds"]:
                 theirs = result
     nautilus = figure("compare_nautilus_trader", theirs["ticks_per_s"], "trades/s",

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SESSION = ROOT / "bot/data/sessions/binance-btcusdt-20230404.jsonl.gz"
 CRASH = ROOT / "config/scenarios/crash.toml"
 PRIME = 400  # frames before the orders: the first prices
-ORDERS = [
+ORDERS: list[dict[str, Any]] = [
     {"cmd": "place_order", "account": "iso", "symbol": "BTCUSDT", "side": "buy",
      "type": "market", "qty": "0.3"},
     {"cmd": "set_tp_sl", "account": "iso", "symbol": "BTCUSDT", "take_profit": "33000",
