@@ -49,6 +49,9 @@ class TriggerBook:
 
     def crossed(self, price: Decimal) -> list[str]:
         """Remove and return every order the price reaches, in the order they were placed."""
+        rising, falling = self._rising, self._falling
+        if (not rising or price < rising[0][0]) and (not falling or price > falling[-1][0]):
+            return []  # between the nearest triggers on either side: nearly every tick
         up = bisect_right(self._rising, price, key=_price)
         down = bisect_left(self._falling, price, key=_price)
         fired = self._rising[:up] + self._falling[down:]
