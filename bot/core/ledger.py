@@ -9,7 +9,6 @@ and liquidation in `liquidation.py`.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
@@ -51,7 +50,23 @@ from bot.errors import (
 )
 
 MEMO_LIMIT = 100_000
-_STAMPS = itertools.count()
+
+
+class StampClock:
+    """Stamps for changes to positions: unique in the process, so a stamp seen before means
+    nothing changed since; `latest` tells whether any account's positions changed at all."""
+
+    __slots__ = ("latest",)
+
+    def __init__(self) -> None:
+        self.latest = 0
+
+    def next(self) -> int:
+        self.latest += 1
+        return self.latest
+
+
+STAMPS = StampClock()
 
 
 class Account:
@@ -104,7 +119,7 @@ class Account:
         self._cross = CrossTotals(self._cross_share, self._cross_count.keys)
         # Symbols whose isolated positions changed since the engine's last liquidation check.
         self._unchecked: set[str] = set(self._by_symbol)
-        self._stamps = {symbol: next(_STAMPS) for symbol in self._by_symbol}
+        self._stamps = {symbol: STAMPS.next() for symbol in self._by_symbol}
 
     def __getstate__(self) -> dict[str, object]:
         # The formulas are a module chosen by the venue: the state names the venue instead.
@@ -142,7 +157,7 @@ class Account:
 
     def _ledger_changed(self, symbol: str) -> None:
         """A position of the symbol (size, entry, margin) changed."""
-        self._stamps[symbol] = next(_STAMPS)
+        self._stamps[symbol] = STAMPS.next()
         self._changed(symbol)
 
     def ledger_stamp(self, symbol: str) -> int:

@@ -34,8 +34,9 @@ from bot.core.engine_events import (
     PositionLiquidated,
 )
 from bot.core.feed_events import FeedRecovered, FeedStale
-from bot.core.ledger import Account
+from bot.core.ledger import STAMPS, Account
 from bot.core.market import LastPrice, MarkPrice, Trade
+from bot.core.prices import SymbolPrices
 from bot.core.risk import RiskView, RiskViews
 from bot.core.values import ZERO, MarginMode, approx, div, fmt
 
@@ -88,6 +89,9 @@ class AlertRules:
         self._quiet: dict[tuple[str, str], tuple[tuple[object, ...], object, bool]] = {}
         self._held_back = False
         self._settings: dict[tuple[str, str], RuleSettings] = {}  # the book's answers
+        # (venue, symbol) → (latest stamp, mark, index, last, lowest divergence threshold) when
+        # every account holding it was last found quiet and armed (see `_on_price`).
+        self._calm: dict[tuple[str, str], tuple[int, Decimal, Decimal | None, object, Decimal]] = {}
         self.remember_quiet = remember_quiet  # off only to test that it changes nothing
 
     def on_event(self, event: Any) -> list[Alert]:
@@ -109,65 +113,97 @@ class AlertRules:
 
     def _on_price(self, venue: str, symbol: str, ts: int) -> list[Alert]:
         prices = self.engine.prices.get(venue, symbol)
-        if prices.mark is None:
+        mark, last, index = prices.mark, prices.last, prices.index
+        if mark is None:
+            return []
+        # Every account holding the symbol was found calm (see `_evaluate`), no position
+        # anywhere changed since, and only the last price moved, staying closer to the mark
+        # than any of their thresholds: each account's own check would skip.
+        calm = self._calm.get((venue, symbol))
+        if (
+            calm is not None
+            and calm[0] == STAMPS.latest
+            and calm[1] == mark
+            and calm[2] == index
+            and (calm[3] == last or (last is not None and div(abs(mark - last), mark) < calm[4]))
+        ):
             return []
         alerts: list[Alert] = []
-        mark, last = prices.mark, prices.last
+        all_calm = self.remember_quiet
+        threshold: Decimal | None = None
         for desk in self.engine.desks_on(venue):
-            account = desk.account
-            if not account.holds(symbol):
+            if not desk.account.holds(symbol):
                 continue
-            name = desk.name
-            quiet_key = (name, symbol)
-            settings = self._settings.get(quiet_key)
+            settings = self._settings.get((desk.name, symbol))
             if settings is None:
-                settings = self._settings[quiet_key] = self.book.for_(name, symbol)
-            # The rules are a function of these inputs and of their latches; when an evaluation
-            # with the same inputs changed nothing (no alert, no latch moved, nothing held back
-            # by a cooldown), evaluating again would change nothing either. Nor does a new last
-            # price alone, when every divergence latch is armed and mark and last stay closer
-            # than the divergence threshold: the risk rule does not read the last price, and
-            # the divergence rule cannot fire.
-            state = _ledger_state(account, symbol) if self.remember_quiet else None
-            inputs = (mark, prices.index, state)
-            if state is not None:
-                quiet = self._quiet.get(quiet_key)
-                if quiet is not None and quiet[0] == inputs:
-                    if quiet[1] == last:
-                        continue
-                    if (
-                        quiet[2]
-                        and last is not None
-                        and div(abs(mark - last), mark) < settings.divergence
-                    ):
-                        continue
-            mine = account.positions_of(symbol)
-            keys = [(name, symbol, p.slot.value, k) for p in mine for k in ("divergence", "risk")]
-            before = [self._latch_state(key) for key in keys]
-            self._held_back = False
-            found: list[Alert] = []
-            views, cross_ratio = self.views.of(account, symbol)
-            for position in views:
-                found += self._divergence(
-                    name,
-                    position,
-                    mark,
-                    last,
-                    prices.index,
-                    cross_ratio,
-                    settings,
-                    ts,
-                )
-                found += self._risk(name, position, settings, ts)
-            after = [self._latch_state(k) for k in keys]
-            if state is None or found or self._held_back or before != after:
-                self._quiet.pop(quiet_key, None)
-            else:
-                # Every divergence latch armed (a latch not made yet is an armed one).
-                armed = all(a is None or a[0] for a in after[::2])
-                self._quiet[quiet_key] = (inputs, last, armed)
+                settings = self._settings[(desk.name, symbol)] = self.book.for_(desk.name, symbol)
+            found, account_calm = self._evaluate(
+                desk.name, desk.account, symbol, prices, settings, ts
+            )
             alerts += found
+            all_calm = all_calm and account_calm
+            threshold = (
+                settings.divergence if threshold is None else min(threshold, settings.divergence)
+            )
+        if all_calm and threshold is not None:
+            self._calm[(venue, symbol)] = (STAMPS.latest, mark, index, last, threshold)
+        else:
+            self._calm.pop((venue, symbol), None)
         return alerts
+
+    def _evaluate(
+        self,
+        name: str,
+        account: Account,
+        symbol: str,
+        prices: SymbolPrices,
+        settings: RuleSettings,
+        ts: int,
+    ) -> tuple[list[Alert], bool]:
+        """The account's price alerts on the symbol, and whether it is now calm: quiet with
+        every divergence latch armed, its risk not moving with other symbols' marks."""
+        mark, last, index = prices.mark, prices.last, prices.index
+        assert mark is not None
+        quiet_key = (name, symbol)
+        # The rules are a function of these inputs and of their latches; when an evaluation
+        # with the same inputs changed nothing (no alert, no latch moved, nothing held back by
+        # a cooldown), evaluating again would change nothing either. Nor does a new last price
+        # alone, when every divergence latch is armed and mark and last stay closer than the
+        # divergence threshold: the risk rule does not read the last price, and the divergence
+        # rule cannot fire.
+        state = _ledger_state(account, symbol) if self.remember_quiet else None
+        inputs = (mark, index, state)
+        quiet = self._quiet.get(quiet_key) if state is not None else None
+        if (
+            quiet is not None
+            and quiet[0] == inputs
+            and (
+                quiet[1] == last
+                or (
+                    quiet[2]
+                    and last is not None
+                    and div(abs(mark - last), mark) < settings.divergence
+                )
+            )
+        ):
+            return [], quiet[2] and len(inputs[2] or ()) == 2
+        mine = account.positions_of(symbol)
+        keys = [(name, symbol, p.slot.value, k) for p in mine for k in ("divergence", "risk")]
+        before = [self._latch_state(key) for key in keys]
+        self._held_back = False
+        found: list[Alert] = []
+        views, cross_ratio = self.views.of(account, symbol)
+        for position in views:
+            found += self._divergence(name, position, mark, last, index, cross_ratio, settings, ts)
+            found += self._risk(name, position, settings, ts)
+        after = [self._latch_state(k) for k in keys]
+        if state is None or found or self._held_back or before != after:
+            self._quiet.pop(quiet_key, None)
+            return found, False
+        # Every divergence latch armed (a latch not made yet is an armed one).
+        armed = all(a is None or a[0] for a in after[::2])
+        self._quiet[quiet_key] = (inputs, last, armed)
+        return found, armed and len(state) == 2
 
     def _latch_state(self, key: tuple[str, ...]) -> tuple[object, ...] | None:
         latch = self._latches.get(key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.core.alerts import Alert, Severity
@@ -167,8 +167,10 @@ def _quiet_memo_engine() -> tuple[Engine, AlertRules, Engine, AlertRules]:
     for remember in (True, False):
         btc = instrument(tiers=TierTable.single(D("0.004")))
         eth = instrument("ETHUSDT", tiers=TierTable.single(D("0.005")))
+        sol = instrument("SOLUSDT", tiers=TierTable.single(D("0.005")))
+        # SOLUSDT is held by the isolated account alone: the rules may skip it as a whole.
         accounts = {
-            "iso": Account(Venue.BINANCE, {"BTCUSDT": btc}, D(2000), fees=NO_FEES,
+            "iso": Account(Venue.BINANCE, {"BTCUSDT": btc, "SOLUSDT": sol}, D(2100), fees=NO_FEES,
                            default_margin_mode=MarginMode.ISOLATED, default_leverage=D(10)),
             "crs": Account(Venue.BINANCE, {"BTCUSDT": btc, "ETHUSDT": eth}, D(1500),
                            fees=NO_FEES, default_leverage=D(20)),
@@ -176,14 +178,14 @@ def _quiet_memo_engine() -> tuple[Engine, AlertRules, Engine, AlertRules]:
         engine = Engine(accounts)
         settings = RuleSettings(cooldown_s=2, hysteresis=D("0.1"))
         rules = AlertRules(engine, RuleBook(settings), remember_quiet=remember)
-        for symbol, price in (("BTCUSDT", "10000"), ("ETHUSDT", "1000")):
+        for symbol, price in (("BTCUSDT", "10000"), ("ETHUSDT", "1000"), ("SOLUSDT", "100")):
             for event in (
                 MarkPrice("binance", symbol, D(price), None, None, None, 0, 0),
                 Trade("binance", symbol, D(price), D(1), None, "0", 0, 0),
             ):
                 engine.step(event)
         for account, symbol, qty in (("iso", "BTCUSDT", 1), ("crs", "BTCUSDT", 1),
-                                     ("crs", "ETHUSDT", 5)):  # fmt: skip
+                                     ("crs", "ETHUSDT", 5), ("iso", "SOLUSDT", 1)):  # fmt: skip
             request = OrderRequest(symbol, OrderSide.BUY, OrderType.MARKET, D(qty))
             engine.step(PlaceOrder(account, request, 0))
         pairs.append((engine, rules))
@@ -194,35 +196,51 @@ def _quiet_memo_engine() -> tuple[Engine, AlertRules, Engine, AlertRules]:
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+            st.sampled_from(["BTCUSDT", "ETHUSDT", "SOLUSDT"]),
             st.sampled_from([-20, -12, -6, 0, 6, 12, 20]),  # mark, 0.1 % from the base: repeats
-            st.sampled_from([-12, 0, 12]),  # last − mark, in 0.1 %
+            st.sampled_from([-12, -4, -2, 0, 2, 4, 12]),  # last − mark, in 0.1 %
             st.integers(0, 3),  # seconds to the next tick: 0 repeats the time
+            st.sampled_from([None, None, None, None, "iso", "crs"]),  # an account that trades
+            st.booleans(),  # a mark tick before the trade, or the trade alone
         ),
         min_size=1,
         max_size=120,
     )
 )
-@settings(max_examples=60, deadline=None)
-def test_remembering_quiet_inputs_changes_no_alert(path: list[tuple[str, int, int, int]]) -> None:
-    """Skipping an evaluation whose inputs did not change since a quiet one gives the same
-    alerts, at the same ticks, as evaluating every tick."""
+@example(  # a risk level crossed, quiet, then a trade changes the margin ratio at the same mark
+    [("SOLUSDT", -20, 0, 1, None, True)] * 2 + [("SOLUSDT", -20, 0, 1, "iso", True)],
+)
+@settings(max_examples=200, deadline=None)
+def test_remembering_quiet_inputs_changes_no_alert(
+    path: list[tuple[str, int, int, int, str | None, bool]],
+) -> None:
+    """Skipping an evaluation whose inputs did not change since a quiet one (or only by a last
+    price the divergence rule cannot fire on) gives the same alerts, at the same ticks, as
+    evaluating every tick; a trade in between changes the ledger under the memo."""
     fast, fast_rules, slow, slow_rules = _quiet_memo_engine()
     # Within 5 % of the isolated liquidation (9,036) and across its margin-ratio levels, while
     # the cross account holds on: every rule gets to fire, re-arm and cool down.
-    base = {"BTCUSDT": D(9_250), "ETHUSDT": D(925)}
+    base = {"BTCUSDT": D(9_250), "ETHUSDT": D(925), "SOLUSDT": D("92.5")}
     ts = 0
-    for symbol, step, gap, wait in path:
+    marks = dict(base)
+    for symbol, step, gap, wait, trader, ticks_mark in path:
         ts += wait * S
-        mark = (base[symbol] * (1 + D(step) / 1000)).quantize(D("0.1"))
+        if ticks_mark:
+            marks[symbol] = (base[symbol] * (1 + D(step) / 1000)).quantize(D("0.1"))
+        mark = marks[symbol]
         last = (mark * (1 + D(gap) / 1000)).quantize(D("0.1"))
         outputs = []
         for engine, rules in ((fast, fast_rules), (slow, slow_rules)):
             alerts = []
+            if trader is not None:
+                size = {"BTCUSDT": D("0.3"), "ETHUSDT": D(1), "SOLUSDT": D("0.5")}[symbol]
+                request = OrderRequest(symbol, OrderSide.BUY, OrderType.MARKET, size)
+                for result in engine.step(PlaceOrder(trader, request, ts)):
+                    alerts += rules.on_event(result)
             for event in (
                 MarkPrice("binance", symbol, mark, None, None, None, ts, ts),
                 Trade("binance", symbol, last, D("0.001"), None, str(ts), ts, ts),
-            ):
+            )[0 if ticks_mark else 1 :]:
                 for result in engine.step(event):
                     alerts += rules.on_event(result)
                 alerts += rules.on_event(event)
