@@ -90,7 +90,8 @@ class Engine:
     # -- market data -----------------------------------------------------------------------------
 
     def _on_mark(self, event: MarkPrice) -> list[EngineEvent]:
-        _positive(event.mark_price, "mark price", event.symbol)
+        if event.mark_price <= ZERO:
+            _positive(event.mark_price, "mark price", event.symbol)
         prices = self.prices.get(event.venue, event.symbol)
         prices.mark = event.mark_price
         if event.index_price is not None:
@@ -148,7 +149,8 @@ class Engine:
     ) -> list[EngineEvent]:
         """Last-price triggers of every account, then (on a trade) the limits it printed
         through. Only accounts with orders on the symbol have anything to look at."""
-        _positive(price, "last price", symbol)
+        if price <= ZERO:
+            _positive(price, "last price", symbol)
         prices = self.prices.get(venue, symbol)
         prices.last = price
         prices.ts_event = ts

@@ -140,10 +140,13 @@ class AccountDesk:
     def on_price(
         self, symbol: str, source: PriceSource, price: Decimal, ts: int, prices: SymbolPrices
     ) -> list[EngineEvent]:
-        for order_id in self.trailing.get((symbol, source), ()):
-            self._update_trailing(self.orders[order_id], price)
-        book = self.triggers.get((symbol, source))
-        if book is None or not len(book):
+        key = (symbol, source)
+        trailing = self.trailing.get(key)
+        if trailing:
+            for order_id in trailing:
+                self._update_trailing(self.orders[order_id], price)
+        book = self.triggers.get(key)
+        if book is None:
             return []
         events: list[EngineEvent] = []
         for order_id in book.crossed(price):
