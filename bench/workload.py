@@ -123,16 +123,22 @@ def run(
     frames: list[Frame],
     out: Callable[[Any], None] | None = None,
     orders: list[dict[str, Any]] = ORDERS,
+    parsed: list[list[Any]] | None = None,
 ) -> int:
     """The whole pipeline over `frames`; returns the number of market events processed.
     `out` receives every engine event and alert, in order. `orders` are sent after the
-    first PRIME frames."""
+    first PRIME frames. With `parsed` (`parse_all(...)`), the frames' events are taken from
+    it instead of being parsed: engine and rules alone."""
     engine = build_engine()
     rules = AlertRules(engine)
     pipeline = FramePipeline()
     for conn, venue in connections:
         pipeline.connect(conn, venue)
-    step, on_event, parse = engine.step, rules.on_event, pipeline.frame
+    step, on_event = engine.step, rules.on_event
+    parse: Callable[[str, str, int], list[Any]] = pipeline.frame
+    if parsed is not None:
+        events_of = iter(parsed).__next__
+        parse = lambda _conn, _text, _ts: events_of()  # noqa: E731
     count = 0
     for index, frame in enumerate(frames):
         if index == PRIME:
@@ -152,3 +158,11 @@ def run(
                 for item in (*results, *alerts):
                     out(item)
     return count
+
+
+def parse_all(connections: list[tuple[str, str]], frames: list[Frame]) -> list[list[Any]]:
+    """Each frame's events, parsed once (for `run(..., parsed=...)`)."""
+    pipeline = FramePipeline()
+    for conn, venue in connections:
+        pipeline.connect(conn, venue)
+    return [pipeline.frame(f.conn, f.text, f.ts) for f in frames]

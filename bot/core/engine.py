@@ -49,9 +49,12 @@ class Engine:
     def __init__(self, accounts: Mapping[str, Account], slippage_bps: Decimal = ZERO) -> None:
         self.desks = {name: AccountDesk(name, a, slippage_bps) for name, a in accounts.items()}
         self._by_venue: dict[str, tuple[AccountDesk, ...]] = {}
+        self._orders_by_venue: dict[str, tuple[tuple[AccountDesk, Mapping[str, int]], ...]] = {}
         for desk in self.desks.values():
             venue = str(desk.account.venue)
             self._by_venue[venue] = (*self._by_venue.get(venue, ()), desk)
+            watch = (desk, desk.account.open_orders())
+            self._orders_by_venue[venue] = (*self._orders_by_venue.get(venue, ()), watch)
         self.prices = PriceBoard()
         self._funding: dict[tuple[str, str], tuple[int, Decimal | None]] = {}
         self._brackets = 0
@@ -154,7 +157,7 @@ class Engine:
         prices = self.prices.get(venue, symbol)
         prices.last = price
         prices.ts_event = ts
-        watching = [d for d in self.desks_on(venue) if d.account.open_order_count(symbol)]
+        watching = [d for d, orders in self._orders_by_venue.get(venue, ()) if orders.get(symbol)]
         if not watching:
             return []
         out: list[EngineEvent] = []

@@ -213,6 +213,10 @@ class Account:
     def open_order_count(self, symbol: str) -> int:
         return self._open_orders.get(symbol, 0)
 
+    def open_orders(self) -> Mapping[str, int]:
+        """Open orders per symbol, live: the engine reads it at every trade."""
+        return self._open_orders
+
     # -- prices and open orders (fed by the engine) ----------------------------------------------
 
     def set_mark(self, symbol: str, mark_price: Decimal) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from decimal import Decimal
 
 import pytest
@@ -438,3 +439,16 @@ def test_take_profit_limit_fires_on_its_source_and_rests_as_a_limit() -> None:
     desk = e.desks["on_mark"]
     assert desk.account.position("BTCUSDT") is None
     assert desk.orders[ids["on_mark"]].status.value == "filled"
+
+
+def test_an_engine_restored_from_its_snapshot_still_watches_its_orders() -> None:
+    """The engine reads each account's open orders at every trade through references it
+    keeps; a pickled and restored engine (the daemon's snapshot) must keep them joined."""
+    e = engine("a", "b")
+    e.step(mark("10000", 0))
+    e.step(trade("10000", 0))
+    restored = pickle.loads(pickle.dumps(e))  # noqa: S301 — our own object
+    limit = OrderRequest("BTCUSDT", BUY, OrderType.LIMIT, D(1), price=D(9900))
+    restored.step(PlaceOrder("b", limit, 1))
+    [filled] = [x for x in restored.step(trade("9899.9", 2)) if isinstance(x, OrderFilled)]
+    assert (filled.account, filled.fill.price) == ("b", D(9900))
