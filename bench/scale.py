@@ -36,7 +36,9 @@ def instrument(symbol: str) -> Instrument:
     )  # fmt: skip
 
 
-def build(accounts_per_mode: int = 5) -> Engine:
+def build(accounts_per_mode: int = 5, held: list[str] = SYMBOLS) -> Engine:
+    """Accounts (half cross, half isolated) each with a position and ten stops on every symbol
+    of `held`."""
     instruments = {s: instrument(s) for s in SYMBOLS}
     accounts = {}
     for mode in (MarginMode.CROSS, MarginMode.ISOLATED):
@@ -51,7 +53,7 @@ def build(accounts_per_mode: int = 5) -> Engine:
     for symbol in SYMBOLS:
         engine.step(MarkPrice("binance", symbol, PRICE, None, None, None, 0, 0))
     for name, account in accounts.items():  # a position on every symbol: 1,000 in all
-        for symbol in SYMBOLS:
+        for symbol in held:
             account.apply_fill(Fill(symbol, OrderSide.BUY, Decimal(10), PRICE))
             for k in range(10):  # 10,000 triggers: reduce-only stops far below
                 request = OrderRequest(
@@ -63,12 +65,13 @@ def build(accounts_per_mode: int = 5) -> Engine:
     return engine
 
 
-def stream(count: int, seed: int = 1) -> list[MarkPrice | Trade]:
+def stream(count: int, seed: int = 1, symbols: list[str] = SYMBOLS) -> list[MarkPrice | Trade]:
+    """A mark then a trade on each symbol in turn, the price walking by cents."""
     rng = random.Random(seed)  # noqa: S311 — a price walk, not cryptography
-    prices = dict.fromkeys(SYMBOLS, PRICE)
+    prices = dict.fromkeys(symbols, PRICE)
     events: list[MarkPrice | Trade] = []
     for n in range(count):
-        symbol = SYMBOLS[n % len(SYMBOLS)]
+        symbol = symbols[(n // 2) % len(symbols)]
         prices[symbol] += Decimal(rng.randint(-3, 3)) / 100
         ts = 1_000_000_000 + n * 1_000_000
         if n % 2:
@@ -90,12 +93,14 @@ def rate_of(engine: Engine, events: list[MarkPrice | Trade]) -> float:
 
 
 def sweep() -> None:
-    """How the cost grows with the number of accounts holding every symbol (docs/performance.md)."""
-    for accounts in (1, 2, 5):
-        engine = build(accounts)
+    """How the cost grows with the accounts holding each ticked symbol, and with the symbols
+    each account holds (docs/performance.md)."""
+    for accounts, held in ((1, 100), (2, 100), (5, 100), (5, 10), (5, 30)):
+        engine = build(accounts, SYMBOLS[:held])
         positions = sum(len(list(d.account.positions())) for d in engine.desks.values())
-        figure("scale_sweep", rate_of(engine, stream(2_000)), "events/s", positions=positions,
-               accounts=2 * accounts, triggers=10 * positions)  # fmt: skip
+        rate = rate_of(engine, stream(4_000, symbols=SYMBOLS[:held]))
+        figure("scale_sweep", rate, "events/s", positions=positions, accounts=2 * accounts,
+               symbols_per_account=held, triggers=10 * positions)  # fmt: skip
 
 
 def main() -> None:
