@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from pathlib import Path
 
 import aiohttp
@@ -100,7 +101,10 @@ async def test_metrics_and_health(tmp_path: Path) -> None:
             await asyncio.sleep(1.3)
             async with http.get(daemon.metrics_url + "/healthz") as answer:
                 assert answer.status == 503
-                assert "binance: no market data for 1 s (stale)" in await answer.text()
+                # How long exactly depends on the machine's pace: the reason, not the second.
+                assert re.search(
+                    r"binance: no market data for \d+ s \(stale\)", await answer.text()
+                )
             async with http.get(daemon.metrics_url + "/metrics") as answer:
                 assert 'marginbot_feed_up{venue="binance"} 0.0' in await answer.text()
         daemon.stop.set()
