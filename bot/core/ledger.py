@@ -24,6 +24,7 @@ from bot.core.events import (
 )
 from bot.core.instruments import Instrument
 from bot.core.margin import Leg, MarginFormulas, formulas_for
+from bot.core.position_index import PositionIndex
 from bot.core.positions import DEFAULT_FEES, FeeSchedule, Position, SymbolSettings
 from bot.core.values import (
     ONE,
@@ -52,24 +53,7 @@ from bot.errors import (
 MEMO_LIMIT = 100_000
 
 
-class StampClock:
-    """Stamps for changes to positions: unique in the process, so a stamp seen before means
-    nothing changed since; `latest` tells whether any account's positions changed at all."""
-
-    __slots__ = ("latest",)
-
-    def __init__(self) -> None:
-        self.latest = 0
-
-    def next(self) -> int:
-        self.latest += 1
-        return self.latest
-
-
-STAMPS = StampClock()
-
-
-class Account:
+class Account(PositionIndex):
     """Wallet, settings and positions of one account in one settlement asset."""
 
     def __init__(
@@ -109,24 +93,12 @@ class Account:
     def _derive(self) -> None:
         """Indexes and sums kept beside the positions (rebuilt, never stored)."""
         self._maintenance: dict[tuple[object, ...], Decimal] = {}
-        # Every tick reads the positions of one symbol and the cross sums: both are indexed so
-        # that a tick costs the same whatever else the account holds.
-        self._by_symbol: dict[str, list[Position]] = {}
-        self._cross_count: dict[str, int] = {}
-        self._cross_positions = 0
-        for position in self._positions.values():
-            self._index(position)
+        self._build_index()
         self._cross = CrossTotals(self._cross_share, self._cross_count.keys)
-        # Symbols whose isolated positions changed since the engine's last liquidation check.
-        self._unchecked: set[str] = set(self._by_symbol)
-        self._stamps = {symbol: STAMPS.next() for symbol in self._by_symbol}
 
     def __getstate__(self) -> dict[str, object]:
         # The formulas are a module chosen by the venue: the state names the venue instead.
-        derived = (
-            "formulas", "_maintenance", "_by_symbol", "_cross_count", "_cross_positions",
-            "_cross", "_unchecked", "_stamps",
-        )  # fmt: skip
+        derived = ("formulas", "_maintenance", "_cross", *self.DERIVED)
         return {k: v for k, v in self.__dict__.items() if k not in derived}
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -135,39 +107,6 @@ class Account:
         self.__dict__.update(state)
         self.formulas = formulas_for(self.venue)
         self._derive()
-
-    def _index(self, position: Position) -> None:
-        self._by_symbol.setdefault(position.symbol, []).append(position)
-        if position.margin_mode is MarginMode.CROSS:
-            self._cross_count[position.symbol] = self._cross_count.get(position.symbol, 0) + 1
-            self._cross_positions += 1
-
-    def _unindex(self, position: Position) -> None:
-        held = self._by_symbol[position.symbol]
-        held.remove(position)
-        if not held:
-            del self._by_symbol[position.symbol]
-        if position.margin_mode is MarginMode.CROSS:
-            left = self._cross_count[position.symbol] - 1
-            if left:
-                self._cross_count[position.symbol] = left
-            else:
-                del self._cross_count[position.symbol]
-            self._cross_positions -= 1
-
-    def _ledger_changed(self, symbol: str) -> None:
-        """A position of the symbol (size, entry, margin) changed."""
-        self._stamps[symbol] = STAMPS.next()
-        self._changed(symbol)
-
-    def ledger_stamp(self, symbol: str) -> int:
-        """Changes whenever a position of the symbol changes; never repeats in a process."""
-        return self._stamps.get(symbol, -1)
-
-    def _changed(self, symbol: str) -> None:
-        """A mark or a position of the symbol changed: its sums and its checks are due."""
-        self._cross.touch(symbol)
-        self._unchecked.add(symbol)
 
     # -- lookups ------------------------------------------------------------------------------
 
@@ -185,13 +124,6 @@ class Account:
 
     def positions(self) -> Iterator[Position]:
         return iter(self._positions.values())
-
-    def holds(self, symbol: str) -> bool:
-        return symbol in self._by_symbol
-
-    def positions_of(self, symbol: str) -> list[Position]:
-        held = self._by_symbol.get(symbol)
-        return list(held) if held is not None else []
 
     def position(self, symbol: str, slot: PositionSlot = PositionSlot.BOTH) -> Position | None:
         return self._positions.get((symbol, slot))
@@ -244,16 +176,6 @@ class Account:
     def cross_positions(self) -> list[Position]:
         return [p for p in self._positions.values() if p.margin_mode is MarginMode.CROSS]
 
-    def has_cross_positions(self) -> bool:
-        return self._cross_positions > 0
-
-    def has_cross_on(self, symbol: str) -> bool:
-        return symbol in self._cross_count
-
-    def has_cross_beyond(self, symbol: str) -> bool:
-        """Whether cross positions on other symbols share the cross wallet with this one's."""
-        return self._cross_positions > self._cross_count.get(symbol, 0)
-
     def initial_margin(self, position: Position) -> Decimal:
         mark = self.mark(position.symbol, position.entry_price)
         return self.formulas.initial_margin(self.leg(position), mark, position.leverage)
@@ -291,21 +213,6 @@ class Account:
             sum_exact(self.maintenance_margin(p) for p in cross),
             sum_exact(p.unrealized_pnl(p.entry_price if mark is None else mark) for p in cross),
         )
-
-    def unchecked_isolated(self) -> list[Position]:
-        """The isolated positions that changed (mark, size, margin) since the last call, in
-        the account's order; the others are as the last liquidation check left them."""
-        due = [
-            p
-            for symbol in self._unchecked
-            for p in self._by_symbol.get(symbol, ())
-            if p.margin_mode is MarginMode.ISOLATED
-        ]
-        self._unchecked.clear()
-        if len(due) > 1:
-            order = {id(p): n for n, p in enumerate(self._positions.values())}
-            due.sort(key=lambda p: order[id(p)])
-        return due
 
     def cross_unrealized_pnl(self) -> Decimal:
         return sum(

@@ -34,8 +34,9 @@ from bot.core.engine_events import (
     PositionLiquidated,
 )
 from bot.core.feed_events import FeedRecovered, FeedStale
-from bot.core.ledger import STAMPS, Account
+from bot.core.ledger import Account
 from bot.core.market import LastPrice, MarkPrice, Trade
+from bot.core.position_index import STAMPS
 from bot.core.prices import SymbolPrices
 from bot.core.risk import RiskView, RiskViews
 from bot.core.values import ZERO, MarginMode, approx, div, fmt
