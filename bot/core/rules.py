@@ -89,6 +89,7 @@ class AlertRules:
         # the last evaluation that changed nothing.
         self._quiet: dict[tuple[str, str], tuple[tuple[object, ...], object, bool]] = {}
         self._held_back = False
+        self._moved = False  # a latch was made or changed by the evaluation under way
         self._settings: dict[tuple[str, str], RuleSettings] = {}  # the book's answers
         # (venue, symbol) → (latest stamp, mark, index, last, lowest divergence threshold) when
         # every account holding it was last found quiet and armed (see `_on_price`).
@@ -188,34 +189,29 @@ class AlertRules:
             )
         ):
             return [], quiet[2] and len(inputs[2] or ()) == 2
-        mine = account.positions_of(symbol)
-        keys = [(name, symbol, p.slot.value, k) for p in mine for k in ("divergence", "risk")]
-        before = [self._latch_state(key) for key in keys]
-        self._held_back = False
+        self._held_back = self._moved = False
         found: list[Alert] = []
         views, cross_ratio = self.views.of(account, symbol)
         for position in views:
             found += self._divergence(name, position, mark, last, index, cross_ratio, settings, ts)
             found += self._risk(name, position, settings, ts)
-        after = [self._latch_state(k) for k in keys]
-        if state is None or found or self._held_back or before != after:
+        if state is None or found or self._held_back or self._moved:
             self._quiet.pop(quiet_key, None)
             return found, False
         # Every divergence latch armed (a latch not made yet is an armed one).
-        armed = all(a is None or a[0] for a in after[::2])
+        armed = all(self._armed((name, symbol, v.slot.value, "divergence")) for v in views)
         self._quiet[quiet_key] = (inputs, last, armed)
         return found, armed and len(state) == 2
 
-    def _latch_state(self, key: tuple[str, ...]) -> tuple[object, ...] | None:
+    def _armed(self, key: tuple[str, ...]) -> bool:
         latch = self._latches.get(key)
-        if latch is None:
-            return None
-        return (latch.armed, latch.last_fired, latch.level, latch.peak)
+        return latch is None or latch.armed
 
     def _latch(self, *key: str) -> _Latch:
         latch = self._latches.get(key)
         if latch is None:
             latch = self._latches[key] = _Latch()
+            self._moved = True
         return latch
 
     @staticmethod
@@ -251,6 +247,7 @@ class AlertRules:
                 1 - h
             ):
                 latch.armed = True
+                self._moved = True
             return []
         if nearest > settings.near_liquidation or divergence < settings.divergence:
             return []
@@ -258,6 +255,7 @@ class AlertRules:
             self._held_back = True  # the same prices may alert once the cooldown has passed
             return []
         latch.armed, latch.last_fired = False, ts
+        self._moved = True
         mark_closer = by_mark < by_last
         severity = Severity.CRITICAL if mark_closer else Severity.WARNING
         message = (
@@ -307,6 +305,7 @@ class AlertRules:
             # already reported within the cooldown stays silent.
             cooled = self._cooled(latch, settings, ts)
             latch.level = crossed
+            self._moved = True
             if not cooled and crossed <= latch.peak:
                 return []
             latch.peak = crossed if cooled else max(latch.peak, crossed)
@@ -325,6 +324,7 @@ class AlertRules:
         if latch.level >= 0 and ratio < levels[latch.level] * (1 - settings.hysteresis):
             was = levels[latch.level]
             latch.level = crossed
+            self._moved = True
             return [self._risk_alert(account, p, was, "down", Severity.INFO, ts)]
         return []
 
