@@ -199,7 +199,7 @@ class AlertRules:
             self._quiet.pop(quiet_key, None)
             return found, False
         # Every divergence latch armed (a latch not made yet is an armed one).
-        armed = all(self._armed((name, symbol, v.slot.value, "divergence")) for v in views)
+        armed = all(self._armed((name, symbol, v.slot, "divergence")) for v in views)
         self._quiet[quiet_key] = (inputs, last, armed)
         return found, armed and len(state) == 2
 
@@ -232,7 +232,7 @@ class AlertRules:
         if last is None:
             return []
         divergence = div(abs(mark - last), mark)
-        latch = self._latch(account, p.symbol, p.slot.value, "divergence")
+        latch = self._latch(account, p.symbol, p.slot, "divergence")
         # Armed and not diverged, it cannot fire whatever the distance: nothing to solve.
         quiet = latch.armed and divergence < settings.divergence
         lp = None if quiet else p.liquidation_price
@@ -298,7 +298,7 @@ class AlertRules:
         if ratio is None:
             return []
         levels = settings.margin_ratio_levels
-        latch = self._latch(account, p.symbol, p.slot.value, "risk")
+        latch = self._latch(account, p.symbol, p.slot, "risk")
         crossed = max((i for i, level in enumerate(levels) if ratio >= level), default=-1)
         if crossed > latch.level:
             # A higher level than reported is news and always alerts; re-crossing a level
