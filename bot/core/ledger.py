@@ -214,16 +214,10 @@ class Account(PositionIndex):
             sum_exact(p.unrealized_pnl(p.entry_price if mark is None else mark) for p in cross),
         )
 
-    def cross_unrealized_pnl(self) -> Decimal:
-        return sum(
-            (p.unrealized_pnl(self.mark(p.symbol, p.entry_price)) for p in self.cross_positions()),
-            ZERO,
-        )
-
     def available_balance(self) -> Decimal:
         """Cross wallet + cross unrealized PnL − initial margin of cross positions."""
         used = sum((self.initial_margin(p) for p in self.cross_positions()), ZERO)
-        return self.wallet_balance + self.cross_unrealized_pnl() - used
+        return self.wallet_balance + self.cross_totals()[1] - used
 
     # -- account-wide and per-symbol settings ---------------------------------------------------
 
