@@ -153,7 +153,7 @@ _decode_fast = msgspec.json.Decoder(_FastEnvelope).decode
 
 class _Decimals(dict[str, Decimal]):
     """Decimal of each numeric string, made once: quotes repeat the same few price and size
-    strings all day, and a lookup costs a sixth of a conversion. Decimals are immutable, so
+    strings all day, and a lookup costs under half a conversion. Decimals are immutable, so
     sharing one is the same as making it again. Only finite values are held; anything else
     raises InvalidOperation, which sends the frame to the general path."""
 
