@@ -16,6 +16,7 @@ final, full liquidation; Binance's partial reduction of large positions in steps
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, Inexact
 
@@ -90,11 +91,15 @@ def cross_is_liquidatable(account: Account) -> bool:
     return account.wallet_balance + unrealized <= maintenance
 
 
-def liquidatable(account: Account) -> list[LiquidationTarget]:
-    """Everything the exchange would liquidate at the account's current mark prices."""
+def liquidatable(
+    account: Account, isolated: Iterable[Position] | None = None
+) -> list[LiquidationTarget]:
+    """Everything the exchange would liquidate at the account's current mark prices; with
+    `isolated`, only those isolated positions are looked at (the others are known safe)."""
+    candidates = account.positions() if isolated is None else isolated
     targets = [
         LiquidationTarget(MarginMode.ISOLATED, (p,))
-        for p in account.positions()
+        for p in candidates
         if p.margin_mode is MarginMode.ISOLATED and isolated_is_liquidatable(account, p)
     ]
     if cross_is_liquidatable(account):
@@ -165,11 +170,5 @@ def liquidate_changed(account: Account) -> list[Liquidation]:
     """`liquidate_all` for the engine's ticks: the isolated positions unchanged since the last
     check are as that check left them (not liquidatable), so only the changed ones are
     checked; the cross check reads the kept totals. Same targets, same order."""
-    targets = [
-        LiquidationTarget(MarginMode.ISOLATED, (p,))
-        for p in account.unchecked_isolated()
-        if isolated_is_liquidatable(account, p)
-    ]
-    if cross_is_liquidatable(account):
-        targets.append(LiquidationTarget(MarginMode.CROSS, tuple(account.cross_positions())))
+    targets = liquidatable(account, account.unchecked_isolated())
     return [liquidate(account, target) for target in targets]
