@@ -6,14 +6,30 @@ predicate says (cancelling the liquidated positions' orders). On a trade it fire
 orders and fills resting limits the trade printed through. Funding is settled when the venue
 moves its next-funding time past a settlement (Binance `markPriceUpdate.T`), at that tick's mark
 and the rate announced before it.
+
+After a tick worked out in full that changed nothing, the engine keeps the symbol's quiet bands
+(`bands.py`): the marks (and index prices) at which no account's trigger is reached, no trailing
+stop moves and no position can be liquidated, and the last prices at which no trigger or limit
+is reached. A later tick inside them only records the price. Any command, any tick that did
+something, and any change to a position (the ledger's stamp) drops them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from bot.core.bands import (
+    EVERYWHERE,
+    Allocation,
+    Band,
+    allocate,
+    around,
+    isolated_width,
+    within,
+)
 from bot.core.commands import (
     AdjustIsolatedMargin,
     CancelOrder,
@@ -38,11 +54,24 @@ from bot.core.ledger import Account, Position
 from bot.core.liquidation import liquidate_changed
 from bot.core.market import BookTop, LastPrice, MarketEvent, MarkPrice, Trade
 from bot.core.orders import OrderRequest, OrderType, PriceSource
-from bot.core.prices import PriceBoard
-from bot.core.values import ZERO, OrderSide, Side
+from bot.core.position_index import STAMPS
+from bot.core.prices import PriceBoard, SymbolPrices
+from bot.core.values import ONE, ZERO, MarginMode, OrderSide, Side
 from bot.errors import InputError, MarginbotError
 
 Input = MarketEvent | Command | LoadInstruments
+_MARKET_INPUTS = frozenset({MarkPrice, Trade, LastPrice, BookTop})
+
+
+@dataclass(frozen=True, slots=True)
+class _QuietMark:
+    stamp: int  # the ledger as it was (STAMPS.latest)
+    mark: Band
+    index: Band
+    accounts: tuple[Account, ...]  # those with the instrument: they record the mark
+
+
+_DERIVED = ("_mark_bands", "_last_bands", "_allocations")
 
 
 class Engine:
@@ -58,6 +87,8 @@ class Engine:
         self.prices = PriceBoard()
         self._funding: dict[tuple[str, str], tuple[int, Decimal | None]] = {}
         self._brackets = 0
+        self.use_bands = True  # off only to test that the bands change nothing
+        self._forget_bands()
         self._handlers: dict[type, Callable[[Any], list[EngineEvent]]] = {
             MarkPrice: self._on_mark,
             Trade: self._on_trade,
@@ -76,7 +107,25 @@ class Engine:
 
     def step(self, event: Input) -> list[EngineEvent]:
         handler = self._handlers.get(type(event))
-        return handler(event) if handler is not None else []
+        if handler is None:
+            return []
+        if type(event) not in _MARKET_INPUTS:
+            self._forget_bands()  # orders, settings or instruments may change
+        return handler(event)
+
+    def __getstate__(self) -> dict[str, object]:
+        # The bands hold ledger stamps, which only mean something inside this process.
+        return {k: v for k, v in self.__dict__.items() if k not in _DERIVED}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.use_bands = True
+        self._forget_bands()
+
+    def _forget_bands(self) -> None:
+        self._mark_bands: dict[tuple[str, str], _QuietMark] = {}
+        self._last_bands: dict[tuple[str, str], tuple[int, Band]] = {}
+        self._allocations: dict[str, Allocation] = {}
 
     def reads(self, event: object) -> bool:
         """Whether `step` would look at this event (the rest need not be journaled)."""
@@ -93,15 +142,40 @@ class Engine:
     # -- market data -----------------------------------------------------------------------------
 
     def _on_mark(self, event: MarkPrice) -> list[EngineEvent]:
-        if event.mark_price <= ZERO:
-            _positive(event.mark_price, "mark price", event.symbol)
+        mark, index = event.mark_price, event.index_price
+        if mark <= ZERO:
+            _positive(mark, "mark price", event.symbol)
         prices = self.prices.get(event.venue, event.symbol)
-        prices.mark = event.mark_price
-        if event.index_price is not None:
-            prices.index = event.index_price
+        prices.mark = mark
+        if index is not None:
+            prices.index = index
         prices.ts_event = event.ts_event
-        out: list[EngineEvent] = []
         settle = self._funding_due(event)
+        key = (event.venue, event.symbol)
+        quiet = self._mark_bands.get(key)
+        if (
+            quiet is not None
+            and settle is None
+            and quiet.stamp == STAMPS.latest
+            and quiet.mark[0] < mark < quiet.mark[1]
+            and (index is None or quiet.index[0] < index < quiet.index[1])
+        ):
+            for account in quiet.accounts:
+                account.set_mark(event.symbol, mark)
+            return []
+        out = self._mark_in_full(event, prices, settle)
+        if out:
+            self._forget_bands()
+        elif self.use_bands:
+            found = self._quiet_mark(event.venue, event.symbol)
+            if found is not None:
+                self._mark_bands[key] = found
+        return out
+
+    def _mark_in_full(
+        self, event: MarkPrice, prices: SymbolPrices, settle: Decimal | None
+    ) -> list[EngineEvent]:
+        out: list[EngineEvent] = []
         for desk in self.desks_on(event.venue):
             if event.symbol not in desk.account.instruments:
                 continue
@@ -120,6 +194,61 @@ class Engine:
                 )
             out += self._liquidate(desk, event.ts_event, prices.last)
         return out
+
+    def _quiet_mark(self, venue: str, symbol: str) -> _QuietMark | None:
+        """The symbol's quiet mark and index bands as things are now, if every account has one.
+        Every holder is looked at, even past one without a band: that is where a cross
+        allocation learns that this mark has left it."""
+        stamp = STAMPS.latest
+        mark_band = index_band = EVERYWHERE
+        accounts: list[Account] = []
+        banded = True
+        for desk in self.desks_on(venue):
+            account = desk.account
+            if symbol not in account.instruments:
+                continue
+            accounts.append(account)
+            by_mark = desk.quiet_band(symbol, PriceSource.MARK)
+            by_index = desk.quiet_band(symbol, PriceSource.INDEX)
+            safe = self._unliquidated_band(desk, symbol) if account.holds(symbol) else EVERYWHERE
+            if by_mark is None or by_index is None or safe is None:
+                banded = False
+                continue
+            mark_band = within(within(mark_band, by_mark), safe)
+            index_band = within(index_band, by_index)
+        if not banded:
+            return None
+        return _QuietMark(stamp, mark_band, index_band, tuple(accounts))
+
+    def _unliquidated_band(self, desk: AccountDesk, symbol: str) -> Band | None:
+        """Marks of the symbol at which none of the account's positions can be liquidated (its
+        cross positions: while its other cross marks stay in their allocated bands)."""
+        account = desk.account
+        mark = account.marks[symbol]
+        band = EVERYWHERE
+        if account.has_cross_on(symbol):
+            allocation = self._allocations.get(desk.name)
+            if (
+                allocation is None
+                or allocation.stamp != STAMPS.latest
+                or not allocation.holds(symbol, mark)
+            ):
+                if allocation is not None:
+                    # Other symbols' bands were cut to the old allocation.
+                    self._mark_bands.clear()
+                    del self._allocations[desk.name]
+                allocation = allocate(account, STAMPS.latest, None, ONE)
+                if allocation is None:
+                    return None
+                self._allocations[desk.name] = allocation
+            band = allocation.bands[symbol]
+        for position in account.positions_of(symbol):
+            if position.margin_mode is MarginMode.ISOLATED:
+                width = isolated_width(account, position, None, ONE)
+                if width is None:
+                    return None
+                band = within(band, around(mark, width))
+        return band
 
     def _funding_due(self, event: MarkPrice) -> Decimal | None:
         key = (event.venue, event.symbol)
@@ -157,6 +286,10 @@ class Engine:
         prices = self.prices.get(venue, symbol)
         prices.last = price
         prices.ts_event = ts
+        key = (venue, symbol)
+        quiet = self._last_bands.get(key)
+        if quiet is not None and quiet[0] == STAMPS.latest and quiet[1][0] < price < quiet[1][1]:
+            return []
         watching = [d for d, orders in self._orders_by_venue.get(venue, ()) if orders.get(symbol)]
         if not watching:
             return []
@@ -166,6 +299,16 @@ class Engine:
         if traded:
             for desk in watching:
                 out += desk.on_trade(symbol, price, ts)
+        if out:
+            self._forget_bands()
+        elif self.use_bands:
+            # A trade's band (limits included) serves the last prices without trades too.
+            band: Band | None = EVERYWHERE
+            for desk in watching:
+                found = desk.quiet_band(symbol, PriceSource.LAST, traded=True)
+                band = None if found is None or band is None else within(band, found)
+            if band is not None:
+                self._last_bands[key] = (STAMPS.latest, band)
         return out
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:

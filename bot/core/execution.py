@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from bot.core.bands import ABOVE, BELOW, EVERYWHERE, Band, within
 from bot.core.engine_events import (
     EngineEvent,
     OrderAccepted,
@@ -170,6 +171,29 @@ class AccountDesk:
             events += self._work(order, ts, prices)
         return events
 
+    def quiet_band(self, symbol: str, source: PriceSource, traded: bool = False) -> Band | None:
+        """The prices of `source` at which `on_price` (and for a trade, `on_trade`) would
+        change nothing: no trigger reached, no trailing stop moved or activated, no limit
+        filled. None when a trailing stop has no price to follow yet."""
+        band = EVERYWHERE
+        book = self.triggers.get((symbol, source))
+        if book is not None:
+            band = within(band, _open(book.quiet_band()))
+        for order_id in self.trailing.get((symbol, source), ()):
+            order = self.orders[order_id]
+            request = order.request
+            if request.callback_rate is None:
+                continue  # never moves
+            edge = order.extreme if order.activated else request.activation_price
+            if edge is None:
+                return None
+            sell = request.side is OrderSide.SELL
+            band = within(band, (BELOW, edge) if sell else (edge, ABOVE))
+        limits = self.limits.get(symbol) if traded else None
+        if limits is not None:
+            band = within(band, _open(limits.quiet_band()))
+        return band
+
     def on_trade(self, symbol: str, price: Decimal, ts: int) -> list[EngineEvent]:
         book = self.limits.get(symbol)
         if book is None or not len(book):
@@ -322,3 +346,7 @@ class AccountDesk:
             if order.request.reduce_only or order.request.close_position:
                 events += self.cancel(order.id, ts, "position closed")
         return events
+
+
+def _open(ends: tuple[Decimal | None, Decimal | None]) -> Band:
+    return (BELOW if ends[0] is None else ends[0], ABOVE if ends[1] is None else ends[1])

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.core.alerts import Alert, Severity, pct
+from bot.core.bands import EVERYWHERE, Allocation, Band, allocate, around, isolated_width, within
 from bot.core.engine import Engine
 from bot.core.engine_events import (
     FundingSettled,
@@ -33,8 +34,9 @@ from bot.core.engine_events import (
     OrderTriggered,
     PositionLiquidated,
 )
+from bot.core.execution import AccountDesk
 from bot.core.feed_events import FeedRecovered, FeedStale
-from bot.core.ledger import Account
+from bot.core.ledger import Account, Position
 from bot.core.market import LastPrice, MarkPrice, Trade
 from bot.core.position_index import STAMPS
 from bot.core.prices import SymbolPrices
@@ -90,10 +92,13 @@ class AlertRules:
         self._quiet: dict[tuple[str, str], tuple[tuple[object, ...], object, bool]] = {}
         self._held_back = False
         self._moved = False  # a latch was made or changed by the evaluation under way
+        self._level_moved = False  # a risk latch changed level: the ratio limits moved
         self._settings: dict[tuple[str, str], RuleSettings] = {}  # the book's answers
-        # (venue, symbol) → (latest stamp, mark, index, last, lowest divergence threshold) when
+        # (venue, symbol) → (latest stamp, quiet mark band, lowest divergence threshold) when
         # every account holding it was last found quiet and armed (see `_on_price`).
-        self._calm: dict[tuple[str, str], tuple[int, Decimal, Decimal | None, object, Decimal]] = {}
+        self._calm: dict[tuple[str, str], tuple[int, Band, Decimal]] = {}
+        # account → the bands of its cross symbols in which its cross ratio crosses no level
+        self._allocations: dict[str, Allocation] = {}
         self.remember_quiet = remember_quiet  # off only to test that it changes nothing
 
     def on_event(self, event: Any) -> list[Alert]:
@@ -115,30 +120,31 @@ class AlertRules:
 
     def _on_price(self, venue: str, symbol: str, ts: int) -> list[Alert]:
         prices = self.engine.prices.get(venue, symbol)
-        mark, last, index = prices.mark, prices.last, prices.index
+        mark, last = prices.mark, prices.last
         if mark is None:
             return []
         # Every account holding the symbol was found calm (see `_evaluate`), no position
-        # anywhere changed since, and only the last price moved, staying closer to the mark
-        # than any of their thresholds: each account's own check would skip.
+        # anywhere changed since, the mark stayed inside the band in which no margin ratio can
+        # cross a level (`bands.py`), and mark and last stay closer than any divergence
+        # threshold: every rule would stay silent and no latch would move.
         calm = self._calm.get((venue, symbol))
         if (
             calm is not None
             and calm[0] == STAMPS.latest
-            and calm[1] == mark
-            and calm[2] == index
-            and (calm[3] == last or (last is not None and div(abs(mark - last), mark) < calm[4]))
+            and calm[1][0] < mark < calm[1][1]
+            and (last is None or div(abs(mark - last), mark) < calm[2])
         ):
             return []
         alerts: list[Alert] = []
         all_calm = self.remember_quiet
         threshold: Decimal | None = None
-        for desk in self.engine.desks_on(venue):
-            if not desk.account.holds(symbol):
-                continue
-            settings = self._settings.get((desk.name, symbol))
-            if settings is None:
-                settings = self._settings[(desk.name, symbol)] = self.book.for_(desk.name, symbol)
+        holders = [d for d in self.engine.desks_on(venue) if d.account.holds(symbol)]
+        for desk in holders:
+            allocation = self._allocations.get(desk.name)
+            if allocation is not None and allocation.left(symbol, mark):
+                self._forget_allocation(desk.name)
+        for desk in holders:
+            settings = self._settings_for(desk.name, symbol)
             found, account_calm = self._evaluate(
                 desk.name, desk.account, symbol, prices, settings, ts
             )
@@ -147,11 +153,76 @@ class AlertRules:
             threshold = (
                 settings.divergence if threshold is None else min(threshold, settings.divergence)
             )
-        if all_calm and threshold is not None:
-            self._calm[(venue, symbol)] = (STAMPS.latest, mark, index, last, threshold)
+        band = self._calm_band(holders, symbol, mark) if all_calm and threshold else None
+        if band is not None and threshold is not None:
+            self._calm[(venue, symbol)] = (STAMPS.latest, band, threshold)
         else:
             self._calm.pop((venue, symbol), None)
         return alerts
+
+    def _calm_band(self, holders: list[AccountDesk], symbol: str, mark: Decimal) -> Band | None:
+        """The marks of the symbol at which no holder's margin ratio crosses a level of its
+        risk latch (for cross positions: while the account's other marks stay in theirs)."""
+        band = EVERYWHERE
+        for desk in holders:
+            account = desk.account
+            if account.has_cross_on(symbol):
+                allocation = self._allocations.get(desk.name)
+                if allocation is None or allocation.stamp != STAMPS.latest:
+                    allocation = self._allocate(desk.name, account)
+                    if allocation is None:
+                        return None
+                band = within(band, allocation.bands[symbol])
+            for position in account.positions_of(symbol):
+                if position.margin_mode is MarginMode.ISOLATED:
+                    floor, ceiling = self._ratio_limits(desk.name, position)
+                    width = isolated_width(account, position, floor, ceiling)
+                    if width is None:
+                        return None
+                    band = within(band, around(mark, width))
+        return band
+
+    def _allocate(self, name: str, account: Account) -> Allocation | None:
+        floors, ceilings = [], []
+        for position in account.cross_positions():
+            floor, ceiling = self._ratio_limits(name, position)
+            if floor is not None:
+                floors.append(floor)
+            if ceiling is not None:
+                ceilings.append(ceiling)
+        allocation = allocate(
+            account,
+            STAMPS.latest,
+            max(floors) if floors else None,
+            min(ceilings) if ceilings else None,
+        )
+        if allocation is None:
+            self._allocations.pop(name, None)
+        else:
+            self._allocations[name] = allocation
+        return allocation
+
+    def _forget_allocation(self, name: str) -> None:
+        """The account's allocation no longer holds: neither do the bands cut to it."""
+        if self._allocations.pop(name, None) is not None:
+            self._calm.clear()
+
+    def _ratio_limits(self, name: str, position: Position) -> tuple[Decimal | None, Decimal | None]:
+        """The margin ratios between which the position's risk rule stays silent: down to the
+        re-arm point of the level it is at, up to the next level."""
+        settings = self._settings_for(name, position.symbol)
+        latch = self._latches.get((name, position.symbol, position.slot, "risk"))
+        level = -1 if latch is None else latch.level
+        levels = settings.margin_ratio_levels
+        floor = levels[level] * (1 - settings.hysteresis) if level >= 0 else None
+        ceiling = levels[level + 1] if level + 1 < len(levels) else None
+        return floor, ceiling
+
+    def _settings_for(self, name: str, symbol: str) -> RuleSettings:
+        settings = self._settings.get((name, symbol))
+        if settings is None:
+            settings = self._settings[(name, symbol)] = self.book.for_(name, symbol)
+        return settings
 
     def _evaluate(
         self,
@@ -188,8 +259,8 @@ class AlertRules:
                 )
             )
         ):
-            return [], quiet[2] and len(inputs[2] or ()) == 2
-        self._held_back = self._moved = False
+            return [], quiet[2]
+        self._held_back = self._moved = self._level_moved = False
         found: list[Alert] = []
         views, cross_ratio = self.views.of(account, symbol)
         for position in views:
@@ -197,11 +268,13 @@ class AlertRules:
             found += self._risk(name, position, settings, ts)
         if state is None or found or self._held_back or self._moved:
             self._quiet.pop(quiet_key, None)
+            if self._level_moved:
+                self._forget_allocation(name)
             return found, False
         # Every divergence latch armed (a latch not made yet is an armed one).
         armed = all(self._armed((name, symbol, v.slot, "divergence")) for v in views)
         self._quiet[quiet_key] = (inputs, last, armed)
-        return found, armed and len(state) == 2
+        return found, armed
 
     def _armed(self, key: tuple[str, ...]) -> bool:
         latch = self._latches.get(key)
@@ -305,7 +378,7 @@ class AlertRules:
             # already reported within the cooldown stays silent.
             cooled = self._cooled(latch, settings, ts)
             latch.level = crossed
-            self._moved = True
+            self._moved = self._level_moved = True
             if not cooled and crossed <= latch.peak:
                 return []
             latch.peak = crossed if cooled else max(latch.peak, crossed)
@@ -324,7 +397,7 @@ class AlertRules:
         if latch.level >= 0 and ratio < levels[latch.level] * (1 - settings.hysteresis):
             was = levels[latch.level]
             latch.level = crossed
-            self._moved = True
+            self._moved = self._level_moved = True
             return [self._risk_alert(account, p, was, "down", Severity.INFO, ts)]
         return []
 

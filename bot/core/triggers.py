@@ -47,6 +47,13 @@ class TriggerBook:
         del entries[bisect_left(entries, entry)]
         return True
 
+    def quiet_band(self) -> tuple[Decimal | None, Decimal | None]:
+        """The open interval of prices that reach no trigger: (highest falling, lowest rising)."""
+        return (
+            self._falling[-1][0] if self._falling else None,
+            self._rising[0][0] if self._rising else None,
+        )
+
     def crossed(self, price: Decimal) -> list[str]:
         """Remove and return every order the price reaches, in the order they were placed."""
         rising, falling = self._rising, self._falling
@@ -86,6 +93,13 @@ class LimitBook:
         entries = self._buys if buy else self._sells
         del entries[bisect_left(entries, entry)]
         return True
+
+    def quiet_band(self) -> tuple[Decimal | None, Decimal | None]:
+        """The open interval of trade prices that fill nothing: (best buy, best sell)."""
+        return (
+            -self._buys[0][0] if self._buys else None,
+            self._sells[0][0] if self._sells else None,
+        )
 
     def traded_through(self, trade_price: Decimal) -> list[str]:
         """Remove and return the orders a trade at this price fills: buys above it, sells below."""
