@@ -2,6 +2,11 @@
 across five more), 10,000 resting stop triggers, and a synthetic stream of mark and last
 prices through the engine and the alert rules. Events per second and peak RSS.
 
+The stream is 100,000 events, a thousand per symbol: the first ticks of each symbol are
+worked out in full (latches made, quiet bands computed), the rest mostly fall inside the
+bands. The rate covers the whole stream, start included; the sweep shows how it falls when
+the prices move faster and leave the bands more often.
+
     python -m bench.scale [--quick]
 """
 
@@ -27,6 +32,7 @@ TARGET_RATE = 200_000
 TARGET_RSS_MB = 150
 SYMBOLS = [f"S{n:03d}USDT" for n in range(100)]
 PRICE = Decimal(100)
+STREAM = 100_000
 
 
 def instrument(symbol: str) -> Instrument:
@@ -65,14 +71,17 @@ def build(accounts_per_mode: int = 5, held: list[str] = SYMBOLS) -> Engine:
     return engine
 
 
-def stream(count: int, seed: int = 1, symbols: list[str] = SYMBOLS) -> list[MarkPrice | Trade]:
-    """A mark then a trade on each symbol in turn, the price walking by cents."""
+def stream(
+    count: int, seed: int = 1, symbols: list[str] = SYMBOLS, cents: int = 3
+) -> list[MarkPrice | Trade]:
+    """A trade then a mark on each symbol in turn, the price walking by up to `cents` a step
+    (3: about 0.02 % a step, as a liquid perpetual between trades)."""
     rng = random.Random(seed)  # noqa: S311 — a price walk, not cryptography
     prices = dict.fromkeys(symbols, PRICE)
     events: list[MarkPrice | Trade] = []
     for n in range(count):
         symbol = symbols[(n // 2) % len(symbols)]
-        prices[symbol] += Decimal(rng.randint(-3, 3)) / 100
+        prices[symbol] += Decimal(rng.randint(-cents, cents)) / 100
         ts = 1_000_000_000 + n * 1_000_000
         if n % 2:
             events.append(MarkPrice("binance", symbol, prices[symbol], None, None, None, ts, ts))
@@ -93,14 +102,18 @@ def rate_of(engine: Engine, events: list[MarkPrice | Trade]) -> float:
 
 
 def sweep() -> None:
-    """How the cost grows with the accounts holding each ticked symbol, and with the symbols
-    each account holds (docs/performance.md)."""
-    for accounts, held in ((1, 100), (2, 100), (5, 100), (5, 10), (5, 30)):
+    """How the cost grows with the accounts holding each ticked symbol, the symbols each
+    account holds, and how fast prices move (docs/performance.md)."""
+    for accounts, held, cents in (
+        (1, 100, 3), (2, 100, 3), (5, 100, 3), (5, 10, 3), (5, 30, 3),
+        (5, 100, 30), (5, 100, 100),
+    ):  # fmt: skip
         engine = build(accounts, SYMBOLS[:held])
         positions = sum(len(list(d.account.positions())) for d in engine.desks.values())
-        rate = rate_of(engine, stream(4_000, symbols=SYMBOLS[:held]))
+        rate = rate_of(engine, stream(STREAM, symbols=SYMBOLS[:held], cents=cents))
         figure("scale_sweep", rate, "events/s", positions=positions, accounts=2 * accounts,
-               symbols_per_account=held, triggers=10 * positions)  # fmt: skip
+               symbols_per_account=held, triggers=10 * positions,
+               step_pct=float(Decimal(cents) / PRICE), events=STREAM)  # fmt: skip
 
 
 def main() -> None:
@@ -113,7 +126,7 @@ def main() -> None:
         return
     quick = args.quick
     engine = build(1 if quick else 5)
-    events = stream(200 if quick else 4_000)
+    events = stream(200 if quick else STREAM)
     positions = sum(len(list(d.account.positions())) for d in engine.desks.values())
     triggers = sum(len(d.orders) for d in engine.desks.values())
     rate = rate_of(engine, events)

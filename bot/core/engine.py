@@ -85,6 +85,7 @@ class Engine:
             watch = (desk, desk.account.open_orders())
             self._orders_by_venue[venue] = (*self._orders_by_venue.get(venue, ()), watch)
         self.prices = PriceBoard()
+        self._board = self.prices.symbols  # read directly at every book top
         self._funding: dict[tuple[str, str], tuple[int, Decimal | None]] = {}
         self._brackets = 0
         self.use_bands = True  # off only to test that the bands change nothing
@@ -106,10 +107,11 @@ class Engine:
         }
 
     def step(self, event: Input) -> list[EngineEvent]:
-        handler = self._handlers.get(type(event))
+        kind = type(event)
+        handler = self._handlers.get(kind)
         if handler is None:
             return []
-        if type(event) not in _MARKET_INPUTS:
+        if kind not in _MARKET_INPUTS:
             self._forget_bands()  # orders, settings or instruments may change
         return handler(event)
 
@@ -317,7 +319,9 @@ class Engine:
             _positive(bid, "best bid", event.symbol)
         if ask is not None and ask <= ZERO:
             _positive(ask, "best ask", event.symbol)
-        prices = self.prices.get(event.venue, event.symbol)
+        prices = self._board.get((event.venue, event.symbol))
+        if prices is None:
+            prices = self.prices.get(event.venue, event.symbol)
         prices.bid, prices.ask = bid, ask
         return []
 
