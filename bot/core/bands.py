@@ -40,6 +40,7 @@ from bot.core.values import ONE, ZERO, div
 
 HALF = Decimal("0.5")
 MIN_WIDTH = Decimal("1e-9")  # narrower than this, a band would save nothing: no band
+FAR_MARGIN = Decimal("1.000001")
 BELOW = Decimal("-Infinity")
 ABOVE = Decimal("Infinity")
 
@@ -136,6 +137,9 @@ class Allocation:
 
     stamp: int
     bands: dict[str, Band]
+    # Its ceiling is at most 1: no position is liquidatable anywhere inside the bands, so each
+    # cross position's liquidation price (the others' marks where they are) lies outside its band.
+    unliquidated: bool
 
     def holds(self, symbol: str, mark: Decimal) -> bool:
         band = self.bands.get(symbol)
@@ -158,11 +162,20 @@ def allocate(
     )
     if width is None:
         return None
-    return Allocation(stamp, {p.symbol: around(account.marks[p.symbol], width) for p in cross})
+    bands = {p.symbol: around(account.marks[p.symbol], width) for p in cross}
+    return Allocation(stamp, bands, ceiling is not None and ceiling <= ONE)
 
 
 def around(mark: Decimal, width: Decimal) -> Band:
     return (mark * (ONE - width), mark * (ONE + width))
+
+
+def far_inside(band: Band, price: Decimal, distance: Decimal) -> bool:
+    """Whether the price lies inside the band, farther than `distance` (relative to the price)
+    from either edge: then it is farther than that from anything outside the band. The margin
+    keeps the answer true through the 28-digit rounding of the distances the rules compute."""
+    reach = distance * price * FAR_MARGIN
+    return price - band[0] > reach and band[1] - price > reach
 
 
 def within(band: Band, other: Band) -> Band:

@@ -46,6 +46,7 @@ from bot.core.engine_events import (
     CommandRefused,
     EngineEvent,
     FundingSettled,
+    OrderFilled,
     PositionLiquidated,
     SettingChanged,
 )
@@ -54,7 +55,7 @@ from bot.core.ledger import Account, Position
 from bot.core.liquidation import liquidate_changed
 from bot.core.market import BookTop, LastPrice, MarketEvent, MarkPrice, Trade
 from bot.core.orders import OrderRequest, OrderType, PriceSource
-from bot.core.position_index import STAMPS
+from bot.core.position_index import SYMBOL_STAMPS
 from bot.core.prices import PriceBoard, SymbolPrices
 from bot.core.values import ONE, ZERO, MarginMode, OrderSide, Side
 from bot.errors import InputError, MarginbotError
@@ -65,7 +66,7 @@ _MARKET_INPUTS = frozenset({MarkPrice, Trade, LastPrice, BookTop})
 
 @dataclass(frozen=True, slots=True)
 class _QuietMark:
-    stamp: int  # the ledger as it was (STAMPS.latest)
+    stamp: int  # the symbol's ledger as it was (SYMBOL_STAMPS)
     mark: Band
     index: Band
     accounts: tuple[Account, ...]  # those with the instrument: they record the mark
@@ -124,6 +125,13 @@ class Engine:
         self.use_bands = True
         self._forget_bands()
 
+    def _forget_symbols(self, venue: str, symbol: str, out: list[EngineEvent]) -> None:
+        """A tick did something: drop the bands of every symbol its events touched (orders
+        moved, filled or cancelled); what the ledger changed drops itself (SYMBOL_STAMPS)."""
+        for touched in {symbol, *(s for event in out for s in _symbols_of(event))}:
+            self._mark_bands.pop((venue, touched), None)
+            self._last_bands.pop((venue, touched), None)
+
     def _forget_bands(self) -> None:
         self._mark_bands: dict[tuple[str, str], _QuietMark] = {}
         self._last_bands: dict[tuple[str, str], tuple[int, Band]] = {}
@@ -158,7 +166,7 @@ class Engine:
         if (
             quiet is not None
             and settle is None
-            and quiet.stamp == STAMPS.latest
+            and quiet.stamp == SYMBOL_STAMPS.get(event.symbol, 0)
             and quiet.mark[0] < mark < quiet.mark[1]
             and (index is None or quiet.index[0] < index < quiet.index[1])
         ):
@@ -167,7 +175,7 @@ class Engine:
             return []
         out = self._mark_in_full(event, prices, settle)
         if out:
-            self._forget_bands()
+            self._forget_symbols(event.venue, event.symbol, out)
         elif self.use_bands:
             found = self._quiet_mark(event.venue, event.symbol)
             if found is not None:
@@ -201,7 +209,7 @@ class Engine:
         """The symbol's quiet mark and index bands as things are now, if every account has one.
         Every holder is looked at, even past one without a band: that is where a cross
         allocation learns that this mark has left it."""
-        stamp = STAMPS.latest
+        stamp = SYMBOL_STAMPS.get(symbol, 0)
         mark_band = index_band = EVERYWHERE
         accounts: list[Account] = []
         banded = True
@@ -232,14 +240,15 @@ class Engine:
             allocation = self._allocations.get(desk.name)
             if (
                 allocation is None
-                or allocation.stamp != STAMPS.latest
+                or allocation.stamp != account.ledger_epoch()
                 or not allocation.holds(symbol, mark)
             ):
                 if allocation is not None:
                     # Other symbols' bands were cut to the old allocation.
-                    self._mark_bands.clear()
                     del self._allocations[desk.name]
-                allocation = allocate(account, STAMPS.latest, None, ONE)
+                    for cut in allocation.bands:
+                        self._mark_bands.pop((str(account.venue), cut), None)
+                allocation = allocate(account, account.ledger_epoch(), None, ONE)
                 if allocation is None:
                     return None
                 self._allocations[desk.name] = allocation
@@ -290,7 +299,11 @@ class Engine:
         prices.ts_event = ts
         key = (venue, symbol)
         quiet = self._last_bands.get(key)
-        if quiet is not None and quiet[0] == STAMPS.latest and quiet[1][0] < price < quiet[1][1]:
+        if (
+            quiet is not None
+            and quiet[0] == SYMBOL_STAMPS.get(symbol, 0)
+            and quiet[1][0] < price < quiet[1][1]
+        ):
             return []
         watching = [d for d, orders in self._orders_by_venue.get(venue, ()) if orders.get(symbol)]
         if not watching:
@@ -302,7 +315,7 @@ class Engine:
             for desk in watching:
                 out += desk.on_trade(symbol, price, ts)
         if out:
-            self._forget_bands()
+            self._forget_symbols(venue, symbol, out)
         elif self.use_bands:
             # A trade's band (limits included) serves the last prices without trades too.
             band: Band | None = EVERYWHERE
@@ -310,7 +323,7 @@ class Engine:
                 found = desk.quiet_band(symbol, PriceSource.LAST, traded=True)
                 band = None if found is None or band is None else within(band, found)
             if band is not None:
-                self._last_bands[key] = (STAMPS.latest, band)
+                self._last_bands[key] = (SYMBOL_STAMPS.get(symbol, 0), band)
         return out
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:
@@ -466,6 +479,17 @@ class Engine:
             )
             out += desk.place(request, command.ts, prices, role=role, bracket=bracket)
         return out
+
+
+def _symbols_of(event: EngineEvent) -> tuple[str, ...]:
+    if isinstance(event, PositionLiquidated):
+        return tuple(p.symbol for p in event.liquidation.positions)
+    if isinstance(event, FundingSettled):
+        return (event.funding.symbol,)
+    if isinstance(event, OrderFilled):
+        return (event.fill.symbol,)
+    found = getattr(event, "symbol", None)
+    return (found,) if isinstance(found, str) else ()
 
 
 def _positive(price: Decimal, what: str, symbol: str) -> None:

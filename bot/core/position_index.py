@@ -31,6 +31,13 @@ class StampClock:
 
 STAMPS = StampClock()
 
+# symbol → the stamp of the last change to anything an account's positions on it are valued
+# with: a position on it, or (for a cross position) the wallet or any cross position of the
+# same account. The quiet bands of a symbol hold while its entry does not move. Shared by all
+# accounts, whatever their venue: a change on one venue's BTCUSDT also drops the other's bands,
+# which costs a recomputation, never a wrong band.
+SYMBOL_STAMPS: dict[str, int] = {}
+
 
 class PositionIndex:
     """Mixed into `Account`: the index over its `_positions` and what keeps it current."""
@@ -43,7 +50,9 @@ class PositionIndex:
     _unchecked: set[str]
     _stamps: dict[str, int]
 
-    DERIVED = ("_by_symbol", "_cross_count", "_cross_positions", "_unchecked", "_stamps")
+    DERIVED = (
+        "_by_symbol", "_cross_count", "_cross_positions", "_unchecked", "_stamps", "_epoch",
+    )  # fmt: skip
 
     def _build_index(self) -> None:
         self._by_symbol = {}
@@ -53,6 +62,8 @@ class PositionIndex:
             self._index(position)
         self._unchecked = set(self._by_symbol)
         self._stamps = {symbol: STAMPS.next() for symbol in self._by_symbol}
+        self._epoch = STAMPS.next()
+        SYMBOL_STAMPS.update(dict.fromkeys(self._by_symbol, self._epoch))
 
     def _index(self, position: Position) -> None:
         self._by_symbol.setdefault(position.symbol, []).append(position)
@@ -74,9 +85,17 @@ class PositionIndex:
             self._cross_positions -= 1
 
     def _ledger_changed(self, symbol: str) -> None:
-        """A position of the symbol (size, entry, margin) changed."""
-        self._stamps[symbol] = STAMPS.next()
+        """A position of the symbol (size, entry, margin) changed, and with it perhaps the
+        wallet, through which every cross position of the account is valued."""
+        stamp = self._stamps[symbol] = self._epoch = STAMPS.next()
+        SYMBOL_STAMPS[symbol] = stamp
+        for cross in self._cross_count:
+            SYMBOL_STAMPS[cross] = stamp
         self._changed(symbol)
+
+    def ledger_epoch(self) -> int:
+        """Changes whenever anything of the account's positions or wallet changes."""
+        return self._epoch
 
     def ledger_stamp(self, symbol: str) -> int:
         """Changes whenever a position of the symbol changes; never repeats in a process."""

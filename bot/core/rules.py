@@ -25,7 +25,16 @@ from decimal import Decimal
 from typing import Any
 
 from bot.core.alerts import Alert, Severity, pct
-from bot.core.bands import EVERYWHERE, Allocation, Band, allocate, around, isolated_width, within
+from bot.core.bands import (
+    EVERYWHERE,
+    Allocation,
+    Band,
+    allocate,
+    around,
+    far_inside,
+    isolated_width,
+    within,
+)
 from bot.core.engine import Engine
 from bot.core.engine_events import (
     FundingSettled,
@@ -38,7 +47,7 @@ from bot.core.execution import AccountDesk
 from bot.core.feed_events import FeedRecovered, FeedStale
 from bot.core.ledger import Account, Position
 from bot.core.market import LastPrice, MarkPrice, Trade
-from bot.core.position_index import STAMPS
+from bot.core.position_index import SYMBOL_STAMPS
 from bot.core.prices import SymbolPrices
 from bot.core.risk import RiskView, RiskViews
 from bot.core.values import ZERO, MarginMode, approx, div, fmt
@@ -94,9 +103,13 @@ class AlertRules:
         self._moved = False  # a latch was made or changed by the evaluation under way
         self._level_moved = False  # a risk latch changed level: the ratio limits moved
         self._settings: dict[tuple[str, str], RuleSettings] = {}  # the book's answers
-        # (venue, symbol) → (latest stamp, quiet mark band, lowest divergence threshold) when
-        # every account holding it was last found quiet and armed (see `_on_price`).
-        self._calm: dict[tuple[str, str], tuple[int, Band, Decimal]] = {}
+        # (venue, symbol) → (symbol stamp, quiet mark band, lowest divergence threshold, widest
+        # near-liquidation distance or None) when every account holding it was last found
+        # quiet and armed (see `_on_price`).
+        self._calm: dict[tuple[str, str], tuple[int, Band, Decimal, Decimal | None]] = {}
+        # (account, symbol) → (symbol stamp, band, no liquidation price inside it) of one holder
+        # found calm: `_calm` for one
+        self._held_calm: dict[tuple[str, str], tuple[int, Band, bool]] = {}
         # account → the bands of its cross symbols in which its cross ratio crosses no level
         self._allocations: dict[str, Allocation] = {}
         self.remember_quiet = remember_quiet  # off only to test that it changes nothing
@@ -123,64 +136,107 @@ class AlertRules:
         mark, last = prices.mark, prices.last
         if mark is None:
             return []
-        # Every account holding the symbol was found calm (see `_evaluate`), no position
-        # anywhere changed since, the mark stayed inside the band in which no margin ratio can
-        # cross a level (`bands.py`), and mark and last stay closer than any divergence
-        # threshold: every rule would stay silent and no latch would move.
+        # Every account holding the symbol was found calm (see `_evaluate`), no position of the
+        # symbol or wallet behind it changed since, the mark stayed inside the band in which no
+        # margin ratio can cross a level (`bands.py`), and either mark and last stay closer
+        # than any divergence threshold, or both are farther from the band's edges than any
+        # near-liquidation distance while no liquidation price can lie inside the band: every
+        # rule would stay silent and no latch would move.
         calm = self._calm.get((venue, symbol))
         if (
             calm is not None
-            and calm[0] == STAMPS.latest
+            and calm[0] == SYMBOL_STAMPS.get(symbol, 0)
             and calm[1][0] < mark < calm[1][1]
-            and (last is None or div(abs(mark - last), mark) < calm[2])
+            and (
+                last is None
+                or div(abs(mark - last), mark) < calm[2]
+                or (calm[3] is not None and _far(calm[1], mark, last, calm[3]))
+            )
         ):
             return []
         alerts: list[Alert] = []
         all_calm = self.remember_quiet
         threshold: Decimal | None = None
+        stamp = SYMBOL_STAMPS.get(symbol, 0)
+        divergence = ZERO if last is None else div(abs(mark - last), mark)
         holders = [d for d in self.engine.desks_on(venue) if d.account.holds(symbol)]
         for desk in holders:
             allocation = self._allocations.get(desk.name)
             if allocation is not None and allocation.left(symbol, mark):
-                self._forget_allocation(desk.name)
+                self._forget_allocation(desk.name, venue)
+        band = EVERYWHERE
+        near: Decimal | None = ZERO  # the widest near-liquidation distance, None if unsafe
         for desk in holders:
             settings = self._settings_for(desk.name, symbol)
+            threshold = (
+                settings.divergence if threshold is None else min(threshold, settings.divergence)
+            )
+            # The same test for one holder: while another holder keeps the symbol busy, a
+            # calm one costs a comparison, not an evaluation.
+            key = (desk.name, symbol)
+            held = self._held_calm.get(key)
+            if (
+                held is not None
+                and held[0] == stamp
+                and held[1][0] < mark < held[1][1]
+                and (
+                    last is None
+                    or divergence < settings.divergence
+                    or (held[2] and _far(held[1], mark, last, settings.near_liquidation))
+                )
+            ):
+                band = within(band, held[1])
+                near = _nearer(near, held[2], settings.near_liquidation)
+                continue
             found, account_calm = self._evaluate(
                 desk.name, desk.account, symbol, prices, settings, ts
             )
             alerts += found
-            all_calm = all_calm and account_calm
-            threshold = (
-                settings.divergence if threshold is None else min(threshold, settings.divergence)
+            own = (
+                self._holder_band(desk, symbol, mark)
+                if account_calm and self.remember_quiet
+                else None
             )
-        band = self._calm_band(holders, symbol, mark) if all_calm and threshold else None
-        if band is not None and threshold is not None:
-            self._calm[(venue, symbol)] = (STAMPS.latest, band, threshold)
+            if own is None:
+                self._held_calm.pop(key, None)
+                all_calm = False
+            else:
+                self._held_calm[key] = (stamp, *own)
+                band = within(band, own[0])
+                near = _nearer(near, own[1], settings.near_liquidation)
+        if all_calm and threshold is not None:
+            self._calm[(venue, symbol)] = (stamp, band, threshold, near)
         else:
             self._calm.pop((venue, symbol), None)
         return alerts
 
-    def _calm_band(self, holders: list[AccountDesk], symbol: str, mark: Decimal) -> Band | None:
-        """The marks of the symbol at which no holder's margin ratio crosses a level of its
-        risk latch (for cross positions: while the account's other marks stay in theirs)."""
+    def _holder_band(
+        self, desk: AccountDesk, symbol: str, mark: Decimal
+    ) -> tuple[Band, bool] | None:
+        """The marks of the symbol at which none of the holder's margin ratios crosses a level
+        of its risk latch (for cross positions: while the account's other marks stay in their
+        allocated bands), and whether no position can be liquidated inside them either (every
+        ratio kept below a ceiling of at most 1): then no liquidation price lies inside."""
         band = EVERYWHERE
-        for desk in holders:
-            account = desk.account
-            if account.has_cross_on(symbol):
-                allocation = self._allocations.get(desk.name)
-                if allocation is None or allocation.stamp != STAMPS.latest:
-                    allocation = self._allocate(desk.name, account)
-                    if allocation is None:
-                        return None
-                band = within(band, allocation.bands[symbol])
-            for position in account.positions_of(symbol):
-                if position.margin_mode is MarginMode.ISOLATED:
-                    floor, ceiling = self._ratio_limits(desk.name, position)
-                    width = isolated_width(account, position, floor, ceiling)
-                    if width is None:
-                        return None
-                    band = within(band, around(mark, width))
-        return band
+        unliquidated = True
+        account = desk.account
+        if account.has_cross_on(symbol):
+            allocation = self._allocations.get(desk.name)
+            if allocation is None or allocation.stamp != account.ledger_epoch():
+                allocation = self._allocate(desk.name, account)
+                if allocation is None:
+                    return None
+            band = allocation.bands[symbol]
+            unliquidated = allocation.unliquidated
+        for position in account.positions_of(symbol):
+            if position.margin_mode is MarginMode.ISOLATED:
+                floor, ceiling = self._ratio_limits(desk.name, position)
+                width = isolated_width(account, position, floor, ceiling)
+                if width is None:
+                    return None
+                band = within(band, around(mark, width))
+                unliquidated = unliquidated and ceiling is not None and ceiling <= 1
+        return band, unliquidated
 
     def _allocate(self, name: str, account: Account) -> Allocation | None:
         floors, ceilings = [], []
@@ -192,7 +248,7 @@ class AlertRules:
                 ceilings.append(ceiling)
         allocation = allocate(
             account,
-            STAMPS.latest,
+            account.ledger_epoch(),
             max(floors) if floors else None,
             min(ceilings) if ceilings else None,
         )
@@ -202,10 +258,13 @@ class AlertRules:
             self._allocations[name] = allocation
         return allocation
 
-    def _forget_allocation(self, name: str) -> None:
+    def _forget_allocation(self, name: str, venue: str) -> None:
         """The account's allocation no longer holds: neither do the bands cut to it."""
-        if self._allocations.pop(name, None) is not None:
-            self._calm.clear()
+        allocation = self._allocations.pop(name, None)
+        if allocation is not None:
+            for symbol in allocation.bands:
+                self._calm.pop((venue, symbol), None)
+                self._held_calm.pop((name, symbol), None)
 
     def _ratio_limits(self, name: str, position: Position) -> tuple[Decimal | None, Decimal | None]:
         """The margin ratios between which the position's risk rule stays silent: down to the
@@ -269,7 +328,7 @@ class AlertRules:
         if state is None or found or self._held_back or self._moved:
             self._quiet.pop(quiet_key, None)
             if self._level_moved:
-                self._forget_allocation(name)
+                self._forget_allocation(name, str(account.venue))
             return found, False
         # Every divergence latch armed (a latch not made yet is an armed one).
         armed = all(self._armed((name, symbol, v.slot, "divergence")) for v in views)
@@ -432,6 +491,16 @@ class AlertRules:
                 ("liquidation_price", fmt(p.liquidation_price) if p.liquidation_price else None),
             ),
         )
+
+
+def _far(band: Band, mark: Decimal, last: Decimal, near: Decimal) -> bool:
+    """Mark and last both farther than `near` from the edges of a band no liquidation price
+    lies inside: the divergence rule cannot fire, however far apart they are."""
+    return far_inside(band, mark, near) and far_inside(band, last, near)
+
+
+def _nearer(near: Decimal | None, unliquidated: bool, distance: Decimal) -> Decimal | None:
+    return None if near is None or not unliquidated else max(near, distance)
 
 
 def _ledger_state(account: Account, symbol: str) -> tuple[object, ...]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bot.core.alerts import Severity
 from bot.core.bands import Band, allocate, around, isolated_width
 from bot.core.commands import CancelOrder, PlaceOrder, SetTakeProfitStopLoss
 from bot.core.engine import Engine
@@ -335,6 +337,27 @@ def test_a_cross_allocation_left_by_one_mark_no_longer_guards_the_others() -> No
     assert outcomes[0] == outcomes[1]
 
 
+def test_a_wallet_change_drops_the_bands_of_every_cross_symbol() -> None:
+    """A stop on BTCUSDT fills at a 2,400 loss: the wallet behind the ETHUSDT short shrinks to
+    100, and a rise of ETHUSDT inside the band computed with the old wallet now liquidates."""
+    outcomes = []
+    for banded in (True, False):
+        engine = _long_btc_short_eth(banded)
+        stop = SetTakeProfitStopLoss("crs", "BTCUSDT", 0, None, D(6_000))
+        ticks = [
+            Trade("binance", "BTCUSDT", D(10_000), D(1), None, "1", 0, 0),
+            stop,
+            *(MarkPrice("binance", "ETHUSDT", D(m), None, None, None, 1, 1) for m in (1001, 1002)),
+            Trade("binance", "BTCUSDT", D(6_000), D(1), None, "2", 2, 2),
+            MarkPrice("binance", "BTCUSDT", D(6_000), None, None, None, 2, 2),
+            MarkPrice("binance", "ETHUSDT", D(1_050), None, None, None, 3, 3),
+        ]
+        outcomes.append([engine.step(t) for t in ticks])  # type: ignore[arg-type]
+    assert [type(e).__name__ for e in outcomes[1][-2]][-1] == "OrderFilled"
+    assert [type(e).__name__ for e in outcomes[1][-1]] == ["PositionLiquidated"]
+    assert outcomes[0] == outcomes[1]
+
+
 def test_the_rules_calm_bands_go_with_the_allocation_they_were_cut_to() -> None:
     """The same for the alert rules: ETHUSDT's calm band was cut to the cross account's first
     allocation; after BTCUSDT falls 30 %, a rise of ETHUSDT inside that old band takes the
@@ -351,6 +374,43 @@ def test_the_rules_calm_bands_go_with_the_allocation_they_were_cut_to() -> None:
             alerts.append(rules.on_event(tick))
         outcomes.append(alerts)
     assert [(a.kind, a.symbol) for a in outcomes[1][-1]] == [("liquidation_risk", "ETHUSDT")]
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize(
+    ("mode", "wallet"), [(MarginMode.ISOLATED, 10_000), (MarginMode.CROSS, 5_000)]
+)
+def test_a_band_that_may_hold_the_liquidation_price_never_skips_a_divergence(
+    mode: MarginMode, wallet: int
+) -> None:
+    """Past the top margin-ratio level a position's band has no ceiling, so its liquidation
+    price may lie inside it (here a wide one: a hysteresis of 90 % puts the floor far below):
+    mark and last far from the band's edges say nothing about their distance to it. A
+    mark 3.4 % above the liquidation price (the last 4.1 %) must still alert. (The cross wallet
+    is the isolated margin: the same ratios, the same liquidation price, 6,666.67.)"""
+    outcomes = []
+    for banded in (True, False):
+        account = Account(Venue.BINANCE, {"BTCUSDT": instrument(tiers=TierTable.single(D("0.25")))},
+                          D(wallet), fees=NO_FEES, default_margin_mode=mode,
+                          default_leverage=D(2))  # fmt: skip
+        engine = Engine({"iso": account})
+        engine.use_bands = banded
+        rules = AlertRules(engine, RuleBook(RuleSettings(hysteresis=D("0.9"))), banded)
+        engine.step(MarkPrice("binance", "BTCUSDT", D(10_000), None, None, None, 0, 0))
+        engine.step(Trade("binance", "BTCUSDT", D(10_000), D(1), None, "0", 0, 0))
+        engine.step(PlaceOrder("iso", OrderRequest("BTCUSDT", OrderSide.BUY, OrderType.MARKET,
+                                                   D(1)), 0))  # fmt: skip
+        alerts = []
+        path = [(p, p) for p in range(10_000, 6_890, -10)] + [(6_900, 6_900)] * 3
+        for n, (mark, last) in enumerate([*path, (6_900, 6_950)]):
+            for tick in (  # the trade first: mark and last never diverge on the way down
+                Trade("binance", "BTCUSDT", D(last), D(1), None, str(n), n * S, n * S),
+                MarkPrice("binance", "BTCUSDT", D(mark), None, None, None, n * S, n * S),
+            ):
+                assert engine.step(tick) == []
+                alerts.append([(a.kind, a.severity) for a in rules.on_event(tick)])
+        outcomes.append(alerts)
+    assert outcomes[1][-2:] == [[("mark_last_divergence", Severity.CRITICAL)], []]
     assert outcomes[0] == outcomes[1]
 
 
