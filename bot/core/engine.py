@@ -10,8 +10,10 @@ and the rate announced before it.
 After a tick worked out in full that changed nothing, the engine keeps the symbol's quiet bands
 (`bands.py`): the marks (and index prices) at which no account's trigger is reached, no trailing
 stop moves and no position can be liquidated, and the last prices at which no trigger or limit
-is reached. A later tick inside them only records the price. Any command, any tick that did
-something, and any change to a position (the ledger's stamp) drops them.
+is reached. A later tick inside them only records the price. Any command drops them all; a tick
+that did something drops those of the symbols its events name; a change to a position drops
+those of its symbol and, for the wallet behind them, of its account's cross symbols
+(`SYMBOL_STAMPS`).
 """
 
 from __future__ import annotations
