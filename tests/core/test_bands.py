@@ -20,7 +20,7 @@ from bot.core.liquidation import liquidatable
 from bot.core.market import LastPrice, MarkPrice, Trade
 from bot.core.orders import OrderRequest, OrderType, PriceSource
 from bot.core.rules import AlertRules, RuleBook, RuleSettings
-from bot.core.values import MarginMode, OrderSide, PositionSlot, Venue
+from bot.core.values import MarginMode, OrderSide, PositionMode, PositionSlot, Venue
 from tests.conftest import NO_FEES, instrument
 
 D = Decimal
@@ -167,6 +167,9 @@ def _pair() -> list[tuple[Engine, AlertRules]]:
                            default_leverage=D(10)),
             "crs": Account(Venue.BINANCE, {s: instrument(s, tiers=TIERS) for s in SYMBOLS},
                            D(2500), fees=NO_FEES, default_leverage=D(20)),
+            "hdg": Account(Venue.BINANCE, {s: instrument(s, tiers=TIERS) for s in SYMBOLS},
+                           D(1500), fees=NO_FEES, default_leverage=D(20),
+                           position_mode=PositionMode.HEDGE),
         }  # fmt: skip
         engine = Engine(accounts)
         engine.use_bands = banded
@@ -179,7 +182,7 @@ def _pair() -> list[tuple[Engine, AlertRules]]:
 
 def _opening(ts: int) -> list[object]:
     """Prices, positions and orders of every kind: brackets on mark and last, a trailing stop,
-    a stop on the index, resting limits."""
+    a stop on the index, resting limits; a hedge-mode account long and short one symbol."""
     inputs: list[object] = []
     for symbol, price in BASE.items():
         inputs += [
@@ -191,7 +194,12 @@ def _opening(ts: int) -> list[object]:
         return PlaceOrder(account, request, ts)
 
     buy, sell = OrderSide.BUY, OrderSide.SELL
+    long, short = PositionSlot.LONG, PositionSlot.SHORT
     inputs += [
+        order("hdg", OrderRequest("BTCUSDT", buy, OrderType.MARKET, D("0.3"), slot=long)),
+        order("hdg", OrderRequest("BTCUSDT", sell, OrderType.MARKET, D("0.2"), slot=short)),
+        order("hdg", OrderRequest("ETHUSDT", buy, OrderType.MARKET, D(2), slot=long)),
+        SetTakeProfitStopLoss("hdg", "BTCUSDT", ts, None, D(9_700), slot=long),
         order("iso", OrderRequest("BTCUSDT", buy, OrderType.MARKET, D("0.5"))),
         order("iso", OrderRequest("SOLUSDT", sell, OrderType.MARKET, D(20))),
         order("crs", OrderRequest("BTCUSDT", buy, OrderType.MARKET, D("0.6"))),
@@ -257,7 +265,9 @@ tick = st.tuples(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(tick, min_size=1, max_size=200))
-@example([("mark", "BTCUSDT", -50, 1)] * 12 + [("trade", "ETHUSDT", 50, 1)] * 6)
+@example([("mark", "BTCUSDT", -40, 1)] * 12 + [("trade", "ETHUSDT", 40, 1)] * 6)
+@example([("mark+index", "SOLUSDT", 3, 1)] * 12)  # the index reaches a stop the mark does not
+@example([("trade", "ETHUSDT", -3, 1)] * 7)  # down through a resting buy limit
 def test_the_bands_change_no_output_and_no_ledger(path: list[tuple[str, str, int, int]]) -> None:
     """The engine and the rules with their bands give the same events, alerts, orders and
     ledger, at every step, as both working out every tick in full: through triggers, trailing
