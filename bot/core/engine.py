@@ -66,15 +66,19 @@ Input = MarketEvent | Command | LoadInstruments
 _MARKET_INPUTS = frozenset({MarkPrice, Trade, LastPrice, BookTop})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _QuietMark:
     stamp: int  # the symbol's ledger as it was (SYMBOL_STAMPS)
     mark: Band
     index: Band
     accounts: tuple[Account, ...]  # those with the instrument: they record the mark
+    used: bool = False  # a tick fell inside
 
 
-_DERIVED = ("_mark_bands", "_last_bands", "_allocations")
+_DERIVED = ("_mark_bands", "_last_bands", "_allocations", "_backoff")
+# A symbol whose bands are left by the very next tick (every tick alerting, say) computes them
+# after 1, 3, 7, ... worked-out ticks instead of after each, up to one in 64.
+MAX_BACKOFF = 6
 
 
 class Engine:
@@ -127,6 +131,12 @@ class Engine:
         self.use_bands = True
         self._forget_bands()
 
+    def _drop_allocation(self, desk: AccountDesk) -> None:
+        """The account's allocation no longer holds: neither do the bands cut to it."""
+        allocation = self._allocations.pop(desk.name)
+        for cut in allocation.bands:
+            self._mark_bands.pop((str(desk.account.venue), cut), None)
+
     def _forget_symbols(self, venue: str, symbol: str, out: list[EngineEvent]) -> None:
         """A tick did something: drop the bands of every symbol its events touched (orders
         moved, filled or cancelled); what the ledger changed drops itself (SYMBOL_STAMPS)."""
@@ -138,6 +148,7 @@ class Engine:
         self._mark_bands: dict[tuple[str, str], _QuietMark] = {}
         self._last_bands: dict[tuple[str, str], tuple[int, Band]] = {}
         self._allocations: dict[str, Allocation] = {}
+        self._backoff: dict[tuple[str, str], tuple[int, int]] = {}  # (level, ticks to wait)
 
     def reads(self, event: object) -> bool:
         """Whether `step` would look at this event (the rest need not be journaled)."""
@@ -172,16 +183,32 @@ class Engine:
             and quiet.mark[0] < mark < quiet.mark[1]
             and (index is None or quiet.index[0] < index < quiet.index[1])
         ):
+            quiet.used = True
             for account in quiet.accounts:
                 account.set_mark(event.symbol, mark)
             return []
         out = self._mark_in_full(event, prices, settle)
+        # Before anything else: a cross allocation this mark has left guards nothing any more,
+        # whether or not bands are computed now (MAX_BACKOFF).
+        for desk in self.desks_on(event.venue):
+            allocation = self._allocations.get(desk.name)
+            if allocation is not None and allocation.left(event.symbol, mark):
+                self._drop_allocation(desk)
         if out:
             self._forget_symbols(event.venue, event.symbol, out)
         elif self.use_bands:
-            found = self._quiet_mark(event.venue, event.symbol)
-            if found is not None:
-                self._mark_bands[key] = found
+            level, wait = self._backoff.get(key, (0, 0))
+            if quiet is not None:  # there was a band, and this tick left it
+                level = 0 if quiet.used else min(level + 1, MAX_BACKOFF)
+                wait = (1 << level) - 1
+                self._mark_bands.pop(key, None)
+            if wait:
+                self._backoff[key] = (level, wait - 1)
+            else:
+                self._backoff[key] = (level, 0)
+                found = self._quiet_mark(event.venue, event.symbol)
+                if found is not None:
+                    self._mark_bands[key] = found
         return out
 
     def _mark_in_full(
@@ -246,10 +273,7 @@ class Engine:
                 or not allocation.holds(symbol, mark)
             ):
                 if allocation is not None:
-                    # Other symbols' bands were cut to the old allocation.
-                    del self._allocations[desk.name]
-                    for cut in allocation.bands:
-                        self._mark_bands.pop((str(account.venue), cut), None)
+                    self._drop_allocation(desk)
                 allocation = allocate(account, account.ledger_epoch(), None, ONE)
                 if allocation is None:
                     return None
