@@ -30,6 +30,7 @@ from bench.common import latency_figures
 from bot.alerts.broker import PrivateBroker
 from bot.control.socket_server import send
 from bot.sim import frames
+from bot.sim.hub import Hub
 from bot.sim.server import Simulator
 from bot.sim.sources import Published
 
@@ -58,16 +59,24 @@ class Oscillation:
             yield Published(t, "binance", topic, text)
 
 
-class TimedSimulator(Simulator):
-    """Notes when each mark frame is handed to the subscribers' connections."""
+class TimedHub(Hub):
+    """Notes when each mark frame is handed to the subscribers' connections: after the
+    simulator's own bookkeeping (its parser and its order books), which is the exchange's
+    time, not marginbot's. Until 2026-12-01 the clock started before it."""
 
-    sent: dict[str, float]
+    def __init__(self, sent: dict[str, float]) -> None:
+        super().__init__()
+        self.sent = sent
 
     def publish(self, venue: str, topic: str, text: str) -> None:
         if "@markPrice" in topic:
             price = orjson.loads(text)["data"]["p"]
             self.sent[price] = time.perf_counter()
         super().publish(venue, topic, text)
+
+
+class TimedSimulator(Simulator):
+    sent: dict[str, float]
 
 
 def config(directory: Path, sim_url: str, port: int) -> Path:
@@ -91,6 +100,7 @@ def config(directory: Path, sim_url: str, port: int) -> Path:
 async def measure(ticks: int, directory: Path, port: int) -> list[float]:
     sim = TimedSimulator(Oscillation(ticks), wait_for_subscriber=True)
     sim.sent = {}
+    sim.hub = TimedHub(sim.sent)
     latencies: list[float] = []
     done = asyncio.Event()
 
