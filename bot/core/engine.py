@@ -320,7 +320,9 @@ class Engine:
         through. Only accounts with orders on the symbol have anything to look at."""
         if price <= ZERO:
             _positive(price, "last price", symbol)
-        prices = self.prices.get(venue, symbol)
+        prices = self._board.get((venue, symbol))
+        if prices is None:
+            prices = self.prices.get(venue, symbol)
         prices.last = price
         prices.ts_event = ts
         key = (venue, symbol)

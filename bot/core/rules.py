@@ -81,6 +81,22 @@ class RuleBook:
 
 
 @dataclass(slots=True)
+class _Calm:
+    """A symbol every holder of which was found calm."""
+
+    stamp: int  # SYMBOL_STAMPS of the symbol then
+    band: Band  # the marks at which no holder's ratio crosses a level
+    threshold: Decimal  # the lowest divergence threshold of the holders
+    near: Decimal | None  # the widest near-liquidation distance; None: a liquidation price
+    # may lie inside the band
+    window_mark: Decimal | None = None
+    window: Band = EVERYWHERE  # last prices surely within `threshold` of `window_mark`
+
+
+_SURELY = Decimal(1) - Decimal("1e-20")
+
+
+@dataclass(slots=True)
 class _Latch:
     armed: bool = True
     last_fired: int | None = None
@@ -93,6 +109,7 @@ class AlertRules:
         self, engine: Engine, book: RuleBook | None = None, remember_quiet: bool = True
     ) -> None:
         self.engine = engine
+        self._board = engine.prices.symbols
         self.book = book or RuleBook()
         self._latches: dict[tuple[str, ...], _Latch] = {}
         self.views = RiskViews()
@@ -103,10 +120,9 @@ class AlertRules:
         self._moved = False  # a latch was made or changed by the evaluation under way
         self._level_moved = False  # a risk latch changed level: the ratio limits moved
         self._settings: dict[tuple[str, str], RuleSettings] = {}  # the book's answers
-        # (venue, symbol) → (symbol stamp, quiet mark band, lowest divergence threshold, widest
-        # near-liquidation distance or None) when every account holding it was last found
-        # quiet and armed (see `_on_price`).
-        self._calm: dict[tuple[str, str], tuple[int, Band, Decimal, Decimal | None]] = {}
+        # (venue, symbol) → when every account holding it was last found quiet and armed
+        # (see `_on_price`).
+        self._calm: dict[tuple[str, str], _Calm] = {}
         # (account, symbol) → (symbol stamp, band, no liquidation price inside it) of one holder
         # found calm: `_calm` for one
         self._held_calm: dict[tuple[str, str], tuple[int, Band, bool]] = {}
@@ -132,7 +148,9 @@ class AlertRules:
     # -- price-driven rules ----------------------------------------------------------------------
 
     def _on_price(self, venue: str, symbol: str, ts: int) -> list[Alert]:
-        prices = self.engine.prices.get(venue, symbol)
+        prices = self._board.get((venue, symbol))
+        if prices is None:
+            return []
         mark, last = prices.mark, prices.last
         if mark is None:
             return []
@@ -145,15 +163,35 @@ class AlertRules:
         calm = self._calm.get((venue, symbol))
         if (
             calm is not None
-            and calm[0] == SYMBOL_STAMPS.get(symbol, 0)
-            and calm[1][0] < mark < calm[1][1]
-            and (
-                last is None
-                or div(abs(mark - last), mark) < calm[2]
-                or (calm[3] is not None and _far(calm[1], mark, last, calm[3]))
-            )
+            and calm.stamp == SYMBOL_STAMPS.get(symbol, 0)
+            and calm.band[0] < mark < calm.band[1]
         ):
-            return []
+            if last is None:
+                return []
+            if calm.window_mark is not mark:
+                # Last prices surely closer to this mark than the threshold: two comparisons
+                # instead of a division at every trade (the margin covers the division's
+                # rounding; outside it the division decides, as the rule would).
+                reach = calm.threshold * mark * _SURELY
+                calm.window, calm.window_mark = (mark - reach, mark + reach), mark
+            if (
+                calm.window[0] < last < calm.window[1]
+                or div(abs(mark - last), mark) < calm.threshold
+                or (calm.near is not None and _far(calm.band, mark, last, calm.near))
+            ):
+                return []
+        return self._holders(venue, symbol, prices, mark, last, ts)
+
+    def _holders(
+        self,
+        venue: str,
+        symbol: str,
+        prices: SymbolPrices,
+        mark: Decimal,
+        last: Decimal | None,
+        ts: int,
+    ) -> list[Alert]:
+        """Each holder of the symbol, evaluated unless calm itself; the symbol's calm kept."""
         alerts: list[Alert] = []
         all_calm = self.remember_quiet
         threshold: Decimal | None = None
@@ -205,7 +243,7 @@ class AlertRules:
                 band = within(band, own[0])
                 near = _nearer(near, own[1], settings.near_liquidation)
         if all_calm and threshold is not None:
-            self._calm[(venue, symbol)] = (stamp, band, threshold, near)
+            self._calm[(venue, symbol)] = _Calm(stamp, band, threshold, near)
         else:
             self._calm.pop((venue, symbol), None)
         return alerts
