@@ -348,18 +348,20 @@ def test_a_cross_allocation_left_by_one_mark_no_longer_guards_the_others() -> No
 
 
 def test_a_wallet_change_drops_the_bands_of_every_cross_symbol() -> None:
-    """A stop on BTCUSDT fills at a 2,400 loss: the wallet behind the ETHUSDT short shrinks to
-    100, and a rise of ETHUSDT inside the band computed with the old wallet now liquidates."""
+    """A stop on BTCUSDT's last price fills at a 2,400 loss while its mark stays where it was
+    (inside its allocated band): the wallet behind the ETHUSDT short shrinks to 100, and a rise
+    of ETHUSDT inside the band computed with the old wallet now liquidates."""
     outcomes = []
     for banded in (True, False):
         engine = _long_btc_short_eth(banded)
-        stop = SetTakeProfitStopLoss("crs", "BTCUSDT", 0, None, D(6_000))
+        stop = SetTakeProfitStopLoss(
+            "crs", "BTCUSDT", 0, None, D(6_000), stop_loss_source=PriceSource.LAST
+        )
         ticks = [
             Trade("binance", "BTCUSDT", D(10_000), D(1), None, "1", 0, 0),
             stop,
             *(MarkPrice("binance", "ETHUSDT", D(m), None, None, None, 1, 1) for m in (1001, 1002)),
             Trade("binance", "BTCUSDT", D(6_000), D(1), None, "2", 2, 2),
-            MarkPrice("binance", "BTCUSDT", D(6_000), None, None, None, 2, 2),
             MarkPrice("binance", "ETHUSDT", D(1_050), None, None, None, 3, 3),
         ]
         outcomes.append([engine.step(t) for t in ticks])  # type: ignore[arg-type]
