@@ -236,12 +236,10 @@ class Engine:
 
     def _quiet_mark(self, venue: str, symbol: str) -> _QuietMark | None:
         """The symbol's quiet mark and index bands as things are now, if every account has one.
-        Every holder is looked at, even past one without a band: that is where a cross
-        allocation learns that this mark has left it."""
+        (That a mark has left a cross allocation is checked apart, at every worked-out tick.)"""
         stamp = SYMBOL_STAMPS.get(symbol, 0)
         mark_band = index_band = EVERYWHERE
         accounts: list[Account] = []
-        banded = True
         for desk in self.desks_on(venue):
             account = desk.account
             if symbol not in account.instruments:
@@ -251,12 +249,9 @@ class Engine:
             by_index = desk.quiet_band(symbol, PriceSource.INDEX)
             safe = self._unliquidated_band(desk, symbol) if account.holds(symbol) else EVERYWHERE
             if by_mark is None or by_index is None or safe is None:
-                banded = False
-                continue
+                return None
             mark_band = within(within(mark_band, by_mark), safe)
             index_band = within(index_band, by_index)
-        if not banded:
-            return None
         return _QuietMark(stamp, mark_band, index_band, tuple(accounts))
 
     def _unliquidated_band(self, desk: AccountDesk, symbol: str) -> Band | None:
