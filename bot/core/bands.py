@@ -141,10 +141,6 @@ class Allocation:
     # cross position's liquidation price (the others' marks where they are) lies outside its band.
     unliquidated: bool
 
-    def holds(self, symbol: str, mark: Decimal) -> bool:
-        band = self.bands.get(symbol)
-        return band is not None and band[0] < mark < band[1]
-
     def left(self, symbol: str, mark: Decimal) -> bool:
         """Whether this mark of one of its symbols lies outside its band: no longer valid."""
         band = self.bands.get(symbol)

@@ -261,12 +261,9 @@ class Engine:
         mark = account.marks[symbol]
         band = EVERYWHERE
         if account.has_cross_on(symbol):
+            # One this mark has left was dropped before (`_on_mark`); a stale one goes here.
             allocation = self._allocations.get(desk.name)
-            if (
-                allocation is None
-                or allocation.stamp != account.ledger_epoch()
-                or not allocation.holds(symbol, mark)
-            ):
+            if allocation is None or allocation.stamp != account.ledger_epoch():
                 if allocation is not None:
                     self._drop_allocation(desk)
                 allocation = allocate(account, account.ledger_epoch(), None, ONE)
