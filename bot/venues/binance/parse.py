@@ -241,7 +241,9 @@ _FAST: dict[type, Callable[[Any, int], list[MarketEvent] | None]] = {
 
 
 def _fast(text: str, ts_recv: int) -> list[MarketEvent] | None:
-    """The events of a frame the fast path can take exactly, else None."""
+    """The events of a frame the fast path can take exactly, else None. `parse` runs these
+    lines inline (a call less per frame, about 4 % of parsing); the differential tests call
+    this: keep the two the same."""
     try:
         data = _decode_fast(text).data
         return _FAST[type(data)](data, ts_recv)
