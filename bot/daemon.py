@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import time
@@ -95,6 +96,15 @@ def rule_book(alerts: AlertsConfig) -> RuleBook:
 
 def build_engine(config: Config) -> Engine:
     return Engine({a.name: build_account(a) for a in config.accounts})
+
+
+def settle_heap() -> None:
+    """Move what start-up built (instruments, tiers, the recovered engine: hundreds of thousands
+    of objects) out of the cyclic collector's sight. Otherwise every full collection walks all
+    of it while a tick waits: 27 ms on a 2-core machine, the worst of the tick-to-alert tail.
+    What the daemon allocates later is still collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 class Daemon:
@@ -488,6 +498,7 @@ class Daemon:
         async with ControlServer(socket_path, self.handler.handle):
             tasks = self._start_tasks()
             self._announce(socket_path)
+            settle_heap()
             if ready is not None:
                 ready()
             await wait_event(self.stop, duration_s)

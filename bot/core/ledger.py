@@ -183,9 +183,17 @@ class Account(PositionIndex):
     def maintenance_margin(self, position: Position) -> Decimal:
         # Every cross check sums the maintenance margin of every cross position, at every tick
         # of any symbol; between ticks of its own symbol a position's margin does not change.
-        # Memoized under everything the formula reads (the tiers are fixed per symbol).
+        # Memoized under everything the formula reads (the tiers are fixed per symbol). The key
+        # holds no enum, so the collector untracks it: a long-running daemon's memo must not
+        # lengthen every collection (and the tick that waits on it).
         mark = self.marks.get(position.symbol, position.entry_price)
-        key = (position.symbol, position.side, position.qty, position.entry_price, mark)
+        key = (
+            position.symbol,
+            position.side is Side.LONG,
+            position.qty,
+            position.entry_price,
+            mark,
+        )
         cached = self._maintenance.get(key)
         if cached is None:
             if len(self._maintenance) >= MEMO_LIMIT:
