@@ -109,16 +109,6 @@ class _Outcome(Exception):
         self.rate_limited = rate_limited
 
 
-def _discard(future: asyncio.Future[Any]) -> None:
-    """Cancel a pending receive; if it already finished, retrieve its outcome so that asyncio
-    does not report an exception nobody looked at."""
-    if future.done():
-        if not future.cancelled():
-            future.exception()
-    else:
-        future.cancel()
-
-
 def _is_loopback(url: str) -> bool:
     host = urlparse(url).hostname or ""
     return host in {"localhost", "::1"} or host.startswith("127.")
@@ -153,6 +143,7 @@ class FeedClient:
         self._outage_since: float | None = None
         self.last_data_at: float | None = None  # monotonic time of the last market data
         self._stopping = asyncio.Event()
+        self._deadline: asyncio.Timeout | None = None  # the reader's, while it waits for a frame
         self._conn_seq = 0
         self._logged_ignored: set[str] = set()
 
@@ -169,6 +160,8 @@ class FeedClient:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._deadline is not None:
+            self._deadline.reschedule(asyncio.get_running_loop().time())  # wake the reader now
 
     async def run(self) -> None:
         """Keep the feed alive until `stop()`; never raises for network trouble."""
@@ -266,42 +259,40 @@ class FeedClient:
         max_age = s.max_connection_age_s
         if max_age is None and self.spec.max_connection_age_s is not None:
             max_age = self.spec.max_connection_age_s - 600  # reconnect 10 min early
-        stop = asyncio.ensure_future(self._stopping.wait())
         # Staleness is judged on market data: acks and pongs keep flowing from a venue whose
         # data has stalled, so they must not reset the clock.
         last_data = time.monotonic()
-        try:
-            while True:
-                timeout = max(s.stale_after_s - (time.monotonic() - last_data), 0.0)
-                if max_age is not None:
-                    remaining = max_age - (time.monotonic() - opened)
-                    if remaining <= 0:
-                        raise _Outcome("scheduled reconnect before the venue's limit", True)
-                    timeout = min(timeout, remaining)
-                receive = asyncio.ensure_future(ws.recv())
-                done, _ = await asyncio.wait(
-                    {receive, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                if stop in done:
-                    _discard(receive)
-                    await self._close(ws, conn, "stopped")
-                    return
-                if not done:
-                    _discard(receive)
-                    if time.monotonic() - last_data < s.stale_after_s:
-                        continue  # woke for the connection-age check
-                    self._on_stale(conn)
-                    raise _Outcome(f"no market data for {s.stale_after_s:g} s")
-                try:
-                    frame = receive.result()
-                except ConnectionClosed as exc:
-                    code = exc.rcvd.code if exc.rcvd else "no close frame"
-                    raise _Outcome(f"closed by peer ({code})") from None
-                text = frame if isinstance(frame, str) else frame.decode()
-                if self._on_frame(conn, text):
-                    last_data = time.monotonic()
-        finally:
-            stop.cancel()
+        while True:
+            if self._stopping.is_set():
+                await self._close(ws, conn, "stopped")
+                return
+            timeout = max(s.stale_after_s - (time.monotonic() - last_data), 0.0)
+            if max_age is not None:
+                remaining = max_age - (time.monotonic() - opened)
+                if remaining <= 0:
+                    raise _Outcome("scheduled reconnect before the venue's limit", True)
+                timeout = min(timeout, remaining)
+            # The frame is awaited in this task, under a deadline that `stop()` pulls in: a
+            # task and an `asyncio.wait` per frame cost two loop turns of every tick's latency.
+            # Cancelling `recv` loses no message (websockets guarantees it).
+            try:
+                async with asyncio.timeout(timeout) as self._deadline:
+                    frame = await ws.recv()
+            except TimeoutError:
+                if self._stopping.is_set():
+                    continue
+                if time.monotonic() - last_data < s.stale_after_s:
+                    continue  # woke for the connection-age check
+                self._on_stale(conn)
+                raise _Outcome(f"no market data for {s.stale_after_s:g} s") from None
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else "no close frame"
+                raise _Outcome(f"closed by peer ({code})") from None
+            finally:
+                self._deadline = None
+            text = frame if isinstance(frame, str) else frame.decode()
+            if self._on_frame(conn, text):
+                last_data = time.monotonic()
 
     # -- frames --------------------------------------------------------------------------------
 

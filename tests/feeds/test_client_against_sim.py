@@ -131,6 +131,24 @@ async def test_a_stall_is_detected_within_the_configured_time() -> None:
     assert 1.0 <= recovered.outage_s < 3.0
 
 
+async def test_stop_ends_a_silent_connection_at_once() -> None:
+    """The reader waits for a frame under a deadline of many seconds; stop() must not wait it
+    out, and must close the connection as a stop, not as an outage."""
+    plan = FaultPlan((Fault("stall", connection=1, after_s=0.2, duration_s=0),))
+    async with Simulator(ScenarioSource(scenario()), faults=plan) as sim:
+        run = Run(BINANCE, sim, FeedSettings(stale_after_s=30.0))
+        task = asyncio.create_task(run.client.run())
+        await run.until(lambda: bool(run.of(MarkPrice)))
+        await asyncio.sleep(0.5)  # silent now: the reader is inside its 30 s wait
+        stopping = time.monotonic()
+        run.client.stop()
+        await asyncio.wait_for(task, 5)
+        took = time.monotonic() - stopping
+    assert took < 1.0
+    assert [d.reason for d in run.of(FeedDisconnected)] == ["stopped"]
+    assert run.of(FeedStale) == []
+
+
 async def test_survives_malformed_truncated_duplicated_and_reordered_frames() -> None:
     plan = FaultPlan(
         (
@@ -179,16 +197,19 @@ def test_retry_after_is_honoured() -> None:
     assert client._rate_limited_delay("7") >= 7
 
 
+def marks_since_reconnect(run: Run) -> int:
+    """Mark prices parsed on the newest connection: its ticker snapshot and the deltas after."""
+    connected = [i for i, (_, e) in enumerate(run.events) if isinstance(e, FeedConnected)]
+    return sum(isinstance(e, MarkPrice) for _, e in run.events[connected[-1] :]) if connected else 0
+
+
 async def test_bybit_reconnect_rebuilds_tickers_from_a_fresh_snapshot() -> None:
     plan = FaultPlan((Fault("drop", venue="bybit", connection=1, after_s=0.5),))
     async with Simulator(ScenarioSource(scenario(), venues=("bybit",)), faults=plan) as sim:
         run = await run_with(
             sim,
             BYBIT,
-            lambda r: (
-                r.client.stats.connects == 2
-                and any(isinstance(e, MarkPrice) for _, e in r.events[-3:])
-            ),
+            lambda r: r.client.stats.connects == 2 and marks_since_reconnect(r) >= 3,
         )
     assert run.client.pipeline.errors == {}  # no delta ever met a missing snapshot
     marks = run.of(MarkPrice)
@@ -230,10 +251,7 @@ async def test_a_rate_limit_error_frame_backs_off_like_429() -> None:
         run = await run_with(
             sim,
             BINANCE,
-            lambda r: (
-                r.client.stats.connects == 2
-                and any(isinstance(e, MarkPrice) for _, e in r.events[-3:])
-            ),
+            lambda r: r.client.stats.connects == 2 and marks_since_reconnect(r) >= 3,
         )
     [backoff] = run.of(FeedBackoff)
     assert backoff.rate_limited
