@@ -23,7 +23,7 @@ import aiomqtt
 import orjson
 import structlog
 
-from bot.aio import wait_event
+from bot.alerts.eager_client import EagerClient
 from bot.alerts.outbox import Outbox
 from bot.alerts.payloads import alert_payload, alert_topic, offline_payload, status_payload
 from bot.config import MqttConfig
@@ -116,7 +116,7 @@ class AccountPublisher:
     def _client(self, suffix: str, **options: Any) -> aiomqtt.Client:
         """A connection to the configured broker, credentials and TLS included."""
         env = self.config.password_env
-        return aiomqtt.Client(
+        return EagerClient(
             self.config.host,
             self.config.port,
             identifier=f"{self.config.client_id}-{self.account}{suffix}",
@@ -203,7 +203,10 @@ class AccountPublisher:
             await self._send_state(client)
             if self.outbox.depth(self.account):
                 continue
-            await wait_event(self._wake, self.position_interval_s)
+            # Awaited here, not through a helper task: an alert's wake-up is one loop turn.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.position_interval_s):
+                    await self._wake.wait()
 
     async def _send_state(self, client: aiomqtt.Client) -> None:
         now = time.monotonic()
