@@ -1,0 +1,78 @@
+"""The outbox's in-memory mirror must always say what SQLite says."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import bot.alerts.outbox as outbox_module
+from bot.alerts.outbox import Outbox
+
+ACCOUNTS = ("iso", "cross")
+
+adds = st.tuples(st.just("add"), st.sampled_from(ACCOUNTS), st.integers(0, 40))
+operations = st.lists(
+    st.one_of(
+        adds,
+        adds,
+        adds,
+        st.tuples(st.just("ack"), st.sampled_from(ACCOUNTS), st.integers(0, 3)),
+        st.tuples(st.just("ack_many"), st.sampled_from(ACCOUNTS), st.integers(1, 4)),
+        st.tuples(st.just("read"), st.sampled_from(ACCOUNTS), st.integers(1, 6)),
+        st.tuples(st.just("reopen"), st.just(""), st.just(0)),
+    ),
+    min_size=3,
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(operations, st.integers(2, 8), st.integers(1, 8))
+@example([("add", "iso", 0), ("add", "iso", 1), ("add", "iso", 2), ("ack", "iso", 1)], 5, 3)
+@example([("add", "iso", 0), ("add", "iso", 1), ("add", "iso", 2), ("reopen", "", 0)], 5, 4)
+def test_mirror_matches_the_disk_after_any_operations(
+    ops: list[tuple[str, str, int]], max_rows: int, mirror_limit: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(outbox_module, "MIRROR_LIMIT", mirror_limit)
+        path = Path(tmp) / "outbox.sqlite"
+        outbox = Outbox(path, max_rows=max_rows)
+        for op, account, n in ops:
+            if op == "add":  # ids repeat: a repeated id is ignored, as on a redelivery
+                outbox.add(account, f"id-{n}", f"mb/{account}/alert/x", str(n).encode())
+            elif op == "ack":
+                waiting = outbox.pending(account, 100)
+                if n < len(waiting):  # not always the oldest
+                    outbox.ack(waiting[n].seq)
+            elif op == "ack_many":
+                outbox.ack(*(p.seq for p in outbox.pending(account, n)))
+            elif op == "read":
+                assert outbox.pending(account, n) == outbox.pending_on_disk(account, n)
+            else:
+                outbox.close()
+                outbox = Outbox(path, max_rows=max_rows)
+            for name in ACCOUNTS:
+                # A short read first: it must not leave a part of the queue taken for all of it.
+                assert outbox.pending(name, 2) == outbox.pending_on_disk(name, 2)
+                assert outbox.pending(name, 100) == outbox.pending_on_disk(name, 100)
+                assert len(outbox._mirror.get(name, ())) <= mirror_limit  # the memory bound
+                assert outbox.depth(name) == len(outbox.pending_on_disk(name, 100))
+        outbox.close()
+
+
+def test_rows_left_from_an_earlier_run_are_read_from_disk_then_mirrored(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    first = Outbox(path)
+    for n in range(3):
+        first.add("iso", f"id-{n}", "t", b"x")
+    first.close()
+    outbox = Outbox(path)
+    assert [p.message_id for p in outbox.pending("iso")] == ["id-0", "id-1", "id-2"]
+    outbox.add("iso", "id-3", "t", b"x")
+    outbox.ack(*(p.seq for p in outbox.pending("iso", 2)))
+    assert [p.message_id for p in outbox.pending("iso")] == ["id-2", "id-3"]
+    assert outbox.pending("iso") == outbox.pending_on_disk("iso")
