@@ -46,8 +46,11 @@ class Outbox:
         # A checkpoint fsyncs the database (tens of ms on some disks): never on the event loop.
         # The daemon runs `checkpoint` in a worker thread instead (see Daemon).
         self._db.execute("PRAGMA wal_autocheckpoint=0")
+        # `seq` is the rowid: a new row gets the largest + 1, which keeps the order. Not
+        # AUTOINCREMENT: its bookkeeping page doubled the WAL written per alert (20 → 10 KB) and
+        # cost 15–25 µs of every alert's insert. Files made with it keep working.
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, "
             "account TEXT NOT NULL, message_id TEXT NOT NULL, topic TEXT NOT NULL, "
             "payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, "
             "UNIQUE (account, message_id))"

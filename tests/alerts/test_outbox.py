@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -76,3 +77,22 @@ def test_rows_left_from_an_earlier_run_are_read_from_disk_then_mirrored(tmp_path
     outbox.ack(*(p.seq for p in outbox.pending("iso", 2)))
     assert [p.message_id for p in outbox.pending("iso")] == ["id-2", "id-3"]
     assert outbox.pending("iso") == outbox.pending_on_disk("iso")
+
+
+def test_an_outbox_made_with_autoincrement_still_opens(tmp_path: Path) -> None:
+    """Outboxes written before 2026-12-01 numbered rows with AUTOINCREMENT."""
+    path = tmp_path / "outbox.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, "
+            "message_id TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, "
+            "qos INTEGER NOT NULL, retain INTEGER NOT NULL, UNIQUE (account, message_id))"
+        )
+        old.execute("INSERT INTO outbox VALUES (7, 'iso', 'old', 't', x'6f6c64', 1, 0)")
+    outbox = Outbox(path)
+    outbox.add("iso", "new", "t", b"new")
+    assert [(p.message_id, p.payload) for p in outbox.pending("iso")] == [
+        ("old", b"old"),
+        ("new", b"new"),
+    ]
+    assert outbox.pending("iso")[1].seq > 7
