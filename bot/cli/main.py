@@ -154,7 +154,7 @@ def _run(args: argparse.Namespace) -> int:
     import asyncio
 
     from bot.config import load_config
-    from bot.daemon import Daemon
+    from bot.daemon import Daemon, settle_heap
     from bot.logging import configure
 
     config = load_config(args.config)
@@ -172,9 +172,11 @@ def _run(args: argparse.Namespace) -> int:
     except ImportError:
         runner = asyncio.run
     if args.events_out is None:
-        return int(runner(Daemon(config, args.config, sys.stdout).run(args.duration)))
+        daemon = Daemon(config, args.config, sys.stdout)
+        return int(runner(daemon.run(args.duration, ready=settle_heap)))
     with args.events_out.open("ab") as events_out:
-        return int(runner(Daemon(config, args.config, sys.stdout, events_out).run(args.duration)))
+        daemon = Daemon(config, args.config, sys.stdout, events_out)
+        return int(runner(daemon.run(args.duration, ready=settle_heap)))
 
 
 def _alerts(args: argparse.Namespace) -> int:
