@@ -2,8 +2,9 @@
 
 aiomqtt 2.5 hands every outgoing packet to the event loop: paho asks for a writer, aiomqtt
 schedules `add_writer` with `call_soon_threadsafe` (a wake-up through the loop's self-pipe), and
-the packet leaves two loop turns later. On the tick-to-alert path that was 168 µs at the median,
-from `publish` to the bytes in the socket, on a 2-core machine (2026-12-01).
+the packet leaves two loop turns later. From `publish` to the bytes sent, in a loop of
+publishes 2 ms apart on a 2-core machine (2026-12-01): 177 µs at the median that way, 76 µs
+written at once (half of it paho building the packet, half the `send`).
 
 On the event loop's own thread the packet can go at once, as paho itself does when nobody runs a
 loop for it. Only what the socket does not take waits for a writer, the aiomqtt way. Calls from
