@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bot.core.market import FrameError
 from bot.session.io import SessionReader
-from bot.venues.binance.parse import BinanceParser, _fast
+from bot.venues.binance.parse import BinanceParser
 from tests.conftest import ROOT
 
 SESSION = ROOT / "bot/data/sessions/binance-btcusdt-20230404.jsonl.gz"
@@ -33,6 +33,25 @@ VALUES = st.one_of(
     st.sampled_from(["", "NaN", "inf", "-Infinity", "1e5", "abc", "1_000", " 7 ", "0", "-0.0"]),
     st.text(max_size=6),
 )
+
+
+class _TookGeneral(Exception):
+    pass
+
+
+class _FastOnly(BinanceParser):
+    """`parse` as the daemon runs it, stopped where it would hand the frame to `general`."""
+
+    def general(self, text: str, ts_recv: int) -> list:  # noqa: ARG002 — the parser's signature
+        raise _TookGeneral
+
+
+def _fast(text: str, ts_recv: int) -> list | None:
+    """The events of `parse`'s fast path for the frame, or None when it steps aside."""
+    try:
+        return _FastOnly().parse(text, ts_recv)
+    except _TookGeneral:
+        return None
 
 
 def general(text: str) -> list | FrameError:
