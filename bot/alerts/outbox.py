@@ -107,8 +107,8 @@ class Outbox:
 
     def _removed(self, account: str, seq: int) -> None:
         self._rows[account] -= 1
-        queue = self._mirror.get(account)
-        if queue is None or account in self._on_disk_only:
+        queue = self._mirror.get(account)  # none for an account read from disk
+        if queue is None:
             return
         if queue and queue[0].seq == seq:
             queue.popleft()  # delivered (or dropped) in order: the usual case
