@@ -1,5 +1,5 @@
-"""Alert delivery latency: enqueue (outbox write) → MQTT publish (QoS 1) → subscriber receipt,
-through a private Mosquitto on loopback.
+"""Alert delivery latency: enqueue (outbox write) → MQTT publish (QoS 1) → receipt by the
+subscriber in its own process (`bench.phone`), through a private Mosquitto on loopback.
 
     python -m bench.alert_delivery [--quick]
 
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import aiomqtt
 import orjson
 
 from bench.common import latency_figures
@@ -28,21 +29,13 @@ from bot.core.alerts import Alert, Severity
 
 async def measure(count: int, directory: Path, port: int) -> list[float]:
     sent: dict[str, float] = {}
-    latencies: list[float] = []
-    done = asyncio.Event()
-
-    async def subscribe() -> None:
-        async with aiomqtt.Client("127.0.0.1", port, identifier="bench-sub") as client:
-            await client.subscribe("bench/+/alert/#", qos=1)
-            async for message in client.messages:
-                payload = orjson.loads(message.payload)
-                number = payload["details"]["n"]
-                latencies.append((time.perf_counter() - sent[number]) * 1e3)
-                if len(latencies) == count:
-                    done.set()
-
-    listening = asyncio.create_task(subscribe())
-    await asyncio.sleep(0.3)
+    phone = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.phone", "127.0.0.1", str(port), "bench/+/alert/#",
+        str(count), stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert phone.stdout is not None
+    if await asyncio.wait_for(phone.stdout.readline(), 30) != b"ready\n":
+        raise RuntimeError("the phone did not subscribe")
     publisher = AccountPublisher(
         MqttConfig(port=port, prefix="bench", client_id="bench"),
         "a",
@@ -58,10 +51,17 @@ async def measure(count: int, directory: Path, port: int) -> list[float]:
             Alert("liquidation_risk", Severity.WARNING, n, "a", "BTCUSDT", "x", (("n", str(n)),))
         )
         await asyncio.sleep(0.001)  # alerts arrive one by one, as ticks do
-    await asyncio.wait_for(done.wait(), 60)
-    running.cancel()
-    listening.cancel()
-    return latencies
+    try:
+        received, _ = await asyncio.wait_for(phone.communicate(), 60)
+    finally:
+        running.cancel()
+        if phone.returncode is None:
+            phone.kill()
+            await phone.wait()
+    return [
+        (at - sent[orjson.loads(payload)["details"]["n"]]) * 1e3
+        for at, payload in orjson.loads(received)
+    ]
 
 
 def main() -> None:

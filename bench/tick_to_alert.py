@@ -1,7 +1,8 @@
 """Tick-to-alert latency: a mark-price frame leaves the simulator over a loopback websocket,
 the daemon (its own process, `marginbot run`) parses it, values the ledger, fires a rule, puts
 the alert in its SQLite outbox and publishes it at QoS 1 through a real Mosquitto; the time ends
-when a subscriber in this process receives it.
+when the subscriber, a process of its own standing in for the trader's phone (`bench.phone`),
+receives it.
 
 An isolated 10x long of 1 BTCUSDT at 10,000 sees the mark alternate between about 9,060
 (margin ratio above 50 %) and 9,200 (below 40 %), so with no cooldown every tick raises a
@@ -24,7 +25,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import aiomqtt
 import orjson
 
 from bench.common import latency_figures
@@ -102,22 +102,13 @@ async def measure(ticks: int, directory: Path, port: int) -> list[float]:
     sim = TimedSimulator(Oscillation(ticks), wait_for_subscriber=True)
     sim.sent = {}
     sim.hub = TimedHub(sim.sent)
-    latencies: list[float] = []
-    done = asyncio.Event()
-
-    async def subscribe() -> None:
-        async with aiomqtt.Client("127.0.0.1", port, identifier="bench-phone") as client:
-            await client.subscribe("bench/iso/alert/liquidation_risk", qos=1)
-            async for message in client.messages:
-                received = time.perf_counter()
-                details = orjson.loads(message.payload)["details"]
-                sent = sim.sent.get(details["mark_price"])
-                if sent is not None:
-                    latencies.append((received - sent) * 1e3)
-                if len(latencies) >= ticks:
-                    done.set()
-
-    listening = asyncio.create_task(subscribe())
+    phone = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.phone", "127.0.0.1", str(port),
+        "bench/iso/alert/liquidation_risk", str(ticks), stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert phone.stdout is not None
+    if await asyncio.wait_for(phone.stdout.readline(), 30) != b"ready\n":
+        raise RuntimeError("the phone did not subscribe")
     async with sim:
         path = config(directory, sim.base_url("ws"), port)
         daemon = await asyncio.create_subprocess_exec(
@@ -137,11 +128,20 @@ async def measure(ticks: int, directory: Path, port: int) -> list[float]:
             reply = await send(socket, {**order, "side": "buy", "type": "market", "qty": "1"})
             if not reply.get("ok"):
                 raise RuntimeError(f"the position was not opened: {reply}")
-            await asyncio.wait_for(done.wait(), timeout=ticks * SPACING_S + 60)
+            received, _ = await asyncio.wait_for(
+                phone.communicate(), timeout=ticks * SPACING_S + 60
+            )
         finally:
             daemon.terminate()
             await daemon.wait()
-            listening.cancel()
+            if phone.returncode is None:
+                phone.kill()
+                await phone.wait()
+    latencies = []
+    for at, payload in orjson.loads(received):
+        sent = sim.sent.get(orjson.loads(payload)["details"]["mark_price"])
+        if sent is not None:
+            latencies.append((at - sent) * 1e3)
     return latencies
 
 
