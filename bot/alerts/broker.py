@@ -42,7 +42,13 @@ class PrivateBroker:
     def __init__(self, directory: Path, extra: str = "", persistence: bool = False) -> None:
         self.port = free_port()
         self.config = directory / f"mosquitto-{self.port}.conf"
-        lines = [f"listener {self.port} 127.0.0.1", extra or "allow_anonymous true"]
+        # Alerts are small packets that must not wait: without it Nagle's algorithm holds a
+        # message to a subscriber until the previous one is acknowledged (20 ms and more).
+        lines = [
+            "set_tcp_nodelay true",
+            f"listener {self.port} 127.0.0.1",
+            extra or "allow_anonymous true",
+        ]
         if os.geteuid() == 0:
             # Started as root, mosquitto drops to its own user and could not read our private
             # files (passwords, certificates, persistence); keep ours.

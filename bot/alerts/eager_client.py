@@ -11,13 +11,21 @@ loop for it. Only what the socket does not take waits for a writer, the aiomqtt 
 another thread (paho connects in an executor thread) and calls made while paho is inside one of
 its callbacks (it would deadlock on its own lock) take aiomqtt's path unchanged.
 
-This overrides one private method of aiomqtt, pinned in uv.lock;
+It also turns Nagle's algorithm off on the connection (paho leaves it on): an alert is a small
+packet written on its own, and Nagle holds it while an earlier packet is not yet acknowledged at
+the TCP level; a QoS 0 position update is never answered, so that can be the broker's delayed
+ACK, 40 ms on Linux. Seen on 2026-12-01 in the other direction (a broker without
+`set_tcp_nodelay`): the first alerts of a run reached the subscriber 20–25 ms late.
+
+This overrides two private methods of aiomqtt, pinned in uv.lock;
 `tests/alerts/test_eager_client.py` fails if aiomqtt or paho no longer have what it relies on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from typing import Any
 
 import aiomqtt
@@ -25,6 +33,12 @@ import paho.mqtt.client as mqtt
 
 
 class EagerClient(aiomqtt.Client):
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # A websocket or proxy transport may hand over a wrapper without socket options.
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super()._on_socket_open(client, userdata, sock)
+
     def _on_socket_register_write(
         self,
         client: mqtt.Client,

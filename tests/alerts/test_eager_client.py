@@ -4,6 +4,7 @@ borrows from aiomqtt and paho is still there (a dependency update that removes i
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 
 import aiomqtt
@@ -15,6 +16,7 @@ from bot.alerts.eager_client import EagerClient
 
 def test_what_the_override_relies_on_still_exists() -> None:
     assert callable(aiomqtt.Client._on_socket_register_write)
+    assert callable(aiomqtt.Client._on_socket_open)
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     assert isinstance(client._in_callback_mutex, type(threading.Lock()))
     assert callable(client.loop_write)
@@ -54,3 +56,14 @@ async def test_plain_aiomqtt_defers_the_same_write(mosquitto: int) -> None:
     async with aiomqtt.Client("127.0.0.1", mosquitto, identifier="plain-pub") as client:
         client._client.publish("plain/0", b"m", qos=1)
         assert client._client.want_write()
+
+
+async def test_the_connection_does_not_wait_for_nagle(mosquitto: int) -> None:
+    async with EagerClient("127.0.0.1", mosquitto, identifier="nodelay") as client:
+        sock = client._client.socket()
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    async with aiomqtt.Client("127.0.0.1", mosquitto, identifier="nagle") as plain:
+        sock = plain._client.socket()
+        assert isinstance(sock, socket.socket)
+        assert not sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # the control
