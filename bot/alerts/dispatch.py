@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from bot.alerts.outbox import Outbox
+from bot.alerts.outbox import CheckpointPolicy, Outbox
 from bot.alerts.payloads import alert_payload, closed_position_payload, position_payload
 from bot.alerts.publisher import AccountPublisher
 from bot.config import Config
@@ -96,11 +96,17 @@ class AlertDispatch:
             tasks.append(asyncio.create_task(self._checkpoints(), name="outbox-wal"))
         return tasks
 
-    async def _checkpoints(self) -> None:
-        assert self.outbox is not None
+    async def _checkpoints(self, period_s: float = 1.0) -> None:
+        outbox = self.outbox
+        assert outbox is not None
+        policy = CheckpointPolicy()
         while True:
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(self.outbox.checkpoint)
+            await asyncio.sleep(period_s)
+            writes = outbox.writes
+            mode = policy.due(writes)
+            if mode is not None:
+                await asyncio.to_thread(outbox.checkpoint, mode)
+                policy.done(writes)
 
     async def flush(self, tasks: list[asyncio.Task[None]], bound_s: float = 3.0) -> None:
         """Give the publishers a bounded time to empty the outbox, then say offline."""

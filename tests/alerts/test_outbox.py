@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import bot.alerts.outbox as outbox_module
-from bot.alerts.outbox import Outbox
+from bot.alerts.outbox import CheckpointPolicy, Outbox
 
 ACCOUNTS = ("iso", "cross")
 
@@ -91,8 +91,56 @@ def test_an_outbox_made_with_autoincrement_still_opens(tmp_path: Path) -> None:
         old.execute("INSERT INTO outbox VALUES (7, 'iso', 'old', 't', x'6f6c64', 1, 0)")
     outbox = Outbox(path)
     outbox.add("iso", "new", "t", b"new")
+    outbox.add("iso", "new", "t", b"again")  # ignored: that file still has its UNIQUE
     assert [(p.message_id, p.payload) for p in outbox.pending("iso")] == [
         ("old", b"old"),
         ("new", b"new"),
     ]
     assert outbox.pending("iso")[1].seq > 7
+    assert outbox.pending("iso") == outbox.pending_on_disk("iso")
+
+
+def test_a_checkpoint_empties_the_wal_and_keeps_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    for n in range(50):
+        outbox.add("iso", f"id-{n}", "t", b"x" * 500)
+    outbox.ack(*(p.seq for p in outbox.pending("iso", 20)))
+    assert outbox.wal_bytes() > 50 * 500
+    outbox.checkpoint()
+    assert outbox.wal_bytes() == 0
+    outbox.add("iso", "id-50", "t", b"x")  # the writer goes on in the emptied WAL
+    assert outbox.wal_bytes() > 0
+    outbox.close()
+    again = Outbox(path)
+    assert [p.message_id for p in again.pending("iso")] == [f"id-{n}" for n in range(20, 51)]
+
+
+def test_checkpoints_wait_for_a_quiet_period_or_many_writes() -> None:
+    policy = CheckpointPolicy(max_writes=100)
+    assert policy.due(writes=0) is None  # nothing ever written
+    assert policy.due(writes=40) is None  # alerts are being written
+    assert policy.due(writes=90) is None
+    assert policy.due(writes=90) == "TRUNCATE"  # a period without a write
+    policy.done(90)
+    assert policy.due(writes=90) is None  # nothing new since
+    assert policy.due(writes=95) is None
+    assert policy.due(writes=190) == "RESTART"  # a burst that does not pause
+    policy.done(189)  # one write landed while the checkpoint ran
+    assert policy.due(writes=250) is None
+    assert policy.due(writes=250) == "TRUNCATE"  # ... and is checkpointed once it is quiet
+
+
+def test_a_restart_starts_the_wal_over_while_the_writer_goes_on(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    for n in range(100):
+        outbox.add("iso", f"id-{n}", "t", b"x" * 500)
+    size = outbox.wal_bytes()
+    outbox.checkpoint("RESTART")
+    for n in range(100, 150):
+        outbox.add("iso", f"id-{n}", "t", b"x" * 500)
+    assert outbox.wal_bytes() == size  # written from its start again, not appended
+    assert [p.message_id for p in outbox.pending_on_disk("iso", 200)] == [
+        f"id-{n}" for n in range(150)
+    ]
+    outbox.close()
