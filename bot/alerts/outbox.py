@@ -19,10 +19,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 MIRROR_LIMIT = 1_000
 MAX_WRITES_BETWEEN_CHECKPOINTS = 4_000  # about 16 MB of WAL
@@ -62,6 +63,7 @@ class Outbox:
             "payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL)"
         )
         self.writes = 0  # transactions committed, for the checkpoint policy
+        self._delivered: set[int] = set()  # acknowledged, row not yet deleted (see `ack`)
         # Counted once here, then kept in step: COUNT(*) at every alert would cost a scan.
         self._rows: dict[str, int] = dict(
             self._db.execute("SELECT account, COUNT(*) FROM outbox GROUP BY account").fetchall()
@@ -98,6 +100,7 @@ class Outbox:
                     self._forget(account)
         excess = self.depth() - self.max_rows
         if excess > 0:
+            self.delete_delivered()  # the oldest rows must be undelivered ones
             gone = self._db.execute(
                 "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?) "
                 "RETURNING account, seq",
@@ -135,6 +138,7 @@ class Outbox:
         return found
 
     def pending_on_disk(self, account: str, limit: int = 100) -> list[Pending]:
+        self.delete_delivered()
         rows = self._db.execute(
             "SELECT seq, account, message_id, topic, payload, qos, retain FROM outbox "
             "WHERE account = ? ORDER BY seq LIMIT ?",
@@ -146,15 +150,61 @@ class Outbox:
         ]
 
     def ack(self, *seqs: int) -> None:
-        """Remove delivered messages, in one transaction."""
-        self._db.execute("BEGIN")
+        """Take delivered messages off the queue. The oldest message of an account kept in
+        memory (the publisher's case) is only noted: its row goes with the next
+        `delete_delivered`, which the publisher calls when it pauses. Deleting it at the
+        acknowledgement competed for the CPU with the broker still delivering that very alert
+        to the subscribers: 0.1 ms of the tick-to-alert p99 (2026-12-01). Until then a crash
+        delivers it again, with the same id, as QoS 1 allows. Any other is deleted at once."""
+        at_once = []
+        for seq in seqs:
+            if seq in self._delivered:
+                continue  # acknowledged twice
+            owner = self._oldest_in_memory(seq)
+            if owner is None:
+                at_once.append(seq)
+            else:
+                self._removed(owner, seq)
+                self._delivered.add(seq)
+        if at_once:
+            self._in_transaction(self._delete_and_count, at_once)
+
+    @property
+    def delivered(self) -> int:
+        """Messages acknowledged whose rows are still on disk."""
+        return len(self._delivered)
+
+    def delete_delivered(self) -> None:
+        if self._delivered:
+            self._in_transaction(
+                self._db.executemany,
+                "DELETE FROM outbox WHERE seq = ?",
+                [(seq,) for seq in self._delivered],
+            )
+            self._delivered.clear()
+
+    def _delete_and_count(self, seqs: list[int]) -> None:
         for seq in seqs:
             for owner, gone in self._db.execute(
                 "DELETE FROM outbox WHERE seq = ? RETURNING account, seq", (seq,)
             ).fetchall():
                 self._removed(owner, gone)
+
+    def _in_transaction(self, work: Callable[..., object], *args: Any) -> None:
+        self._db.execute("BEGIN")
+        try:
+            work(*args)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
         self._db.execute("COMMIT")
         self.writes += 1
+
+    def _oldest_in_memory(self, seq: int) -> str | None:
+        for account, queue in self._mirror.items():
+            if queue and queue[0].seq == seq:
+                return account
+        return None
 
     def depth(self, account: str | None = None) -> int:
         if account is None:
@@ -182,6 +232,7 @@ class Outbox:
             db.execute(f"PRAGMA wal_checkpoint({mode})")
 
     def close(self) -> None:
+        self.delete_delivered()
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
 

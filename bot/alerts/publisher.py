@@ -3,9 +3,10 @@
 Each account's connection carries its Last Will (`<prefix>/<account>/status` = offline,
 retained) and announces `online` (retained) when it connects. It drains the account's part of
 the outbox in order: a message is deleted only after the broker acknowledged it (QoS 1 PUBACK),
-so a broker restart or a crash loses nothing; a redelivered message keeps its id. Position
-state goes retained, latest value only, at most every `position_interval_s`. The daemon never
-waits on any of this: `enqueue` writes to SQLite and returns.
+so a broker restart or a crash loses nothing; a redelivered message keeps its id. Delivered
+rows are deleted when the publisher pauses (a millisecond without alerts), not at each PUBACK.
+Position state goes retained, latest value only, at most every `position_interval_s`. The
+daemon never waits on any of this: `enqueue` writes to SQLite and returns.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from bot.config import MqttConfig
 from bot.core.alerts import Alert
 
 log = structlog.get_logger("marginbot.alerts")
+
+DELETE_AFTER_S = 0.001  # a pause this long after the last acknowledgement
+DELETE_BATCH = 256
 
 
 @dataclass
@@ -203,10 +207,24 @@ class AccountPublisher:
             await self._send_state(client)
             if self.outbox.depth(self.account):
                 continue
-            # Awaited here, not through a helper task: an alert's wake-up is one loop turn.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.position_interval_s):
-                    await self._wake.wait()
+            # The rows of delivered alerts go in a pause, not while the broker is still
+            # handing the last one to the subscribers (see `Outbox.ack`); and at least every
+            # DELETE_BATCH alerts when they come without one.
+            if self.outbox.delivered and (
+                not await self._woken_within(DELETE_AFTER_S)
+                or self.outbox.delivered >= DELETE_BATCH
+            ):
+                self.outbox.delete_delivered()
+            if not self._wake.is_set():
+                await self._woken_within(self.position_interval_s)
+
+    async def _woken_within(self, seconds: float) -> bool:
+        # Awaited here, not through a helper task: an alert's wake-up is one loop turn.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+                return True
+        return False
 
     async def _send_state(self, client: aiomqtt.Client) -> None:
         now = time.monotonic()

@@ -144,3 +144,37 @@ def test_a_restart_starts_the_wal_over_while_the_writer_goes_on(tmp_path: Path) 
         f"id-{n}" for n in range(150)
     ]
     outbox.close()
+
+
+def test_a_delivered_row_stays_on_disk_until_the_publisher_pauses(tmp_path: Path) -> None:
+    """What a crash between the acknowledgement and the pause does: the alert goes again,
+    with its id."""
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path)
+    for n in range(3):
+        outbox.add("iso", f"id-{n}", "t", b"x")
+    outbox.ack(outbox.pending("iso")[0].seq)
+    outbox.ack(outbox.pending("iso")[0].seq)
+    assert [p.message_id for p in outbox.pending("iso")] == ["id-2"]
+    assert (outbox.depth(), outbox.delivered) == (1, 2)
+    crashed = Outbox(path)  # what a restart would find now
+    assert [p.message_id for p in crashed.pending("iso")] == ["id-0", "id-1", "id-2"]
+    crashed._db.close()
+    outbox.ack(outbox.pending("iso")[0].seq)
+    outbox.delete_delivered()
+    assert outbox.delivered == 0
+    assert Outbox(path).pending("iso") == []
+
+
+def test_an_acknowledgement_repeated_counts_once(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    for n in range(2):
+        outbox.add("iso", f"id-{n}", "t", b"x")
+    first = outbox.pending("iso")[0].seq
+    outbox.ack(first)
+    outbox.ack(first)
+    assert outbox.depth("iso") == 1
+    outbox.delete_delivered()
+    outbox.ack(first)  # its row is gone by now
+    assert outbox.depth("iso") == 1
+    assert outbox.pending("iso") == outbox.pending_on_disk("iso")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -17,6 +19,7 @@ import jsonschema
 import orjson
 import trustme
 
+import bot.alerts.publisher as publisher_module
 from bot.alerts.outbox import Outbox
 from bot.alerts.publisher import AccountPublisher
 from bot.config import MqttConfig
@@ -117,6 +120,38 @@ async def test_alerts_and_status_arrive_valid_against_their_schemas(tmp_path, mo
     jsonschema.validate(status, SCHEMAS["status"])
     assert status["state"] == "online"
     assert pub.outbox.depth() == 0
+
+
+def rows_on_disk(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        count: int = db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+        return count
+
+
+async def test_delivered_rows_are_deleted_in_a_pause_or_by_the_batch(
+    tmp_path, mosquitto, monkeypatch
+) -> None:
+    monkeypatch.setattr(publisher_module, "DELETE_AFTER_S", 30.0)  # no pause in this test
+    monkeypatch.setattr(publisher_module, "DELETE_BATCH", 3)
+    subscriber = Subscriber(mosquitto)
+    listening = asyncio.create_task(subscriber.run())
+    await asyncio.sleep(0.3)
+    pub = publisher(tmp_path, mosquitto)
+    running = asyncio.create_task(pub.run())
+    for n in range(4):
+        pub.enqueue(alert(n))
+        await subscriber.until(n + 1)
+    path = tmp_path / "outbox.sqlite"
+    assert (pub.outbox.depth(), pub.outbox.delivered, rows_on_disk(path)) == (0, 1, 1)
+    monkeypatch.setattr(publisher_module, "DELETE_AFTER_S", 0.001)
+    pub.enqueue(alert(4))  # then a pause of a millisecond
+    await subscriber.until(5)
+    for _ in range(100):
+        if rows_on_disk(path) == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert (pub.outbox.delivered, rows_on_disk(path)) == (0, 0)
+    await stopped(running, listening)
 
 
 async def test_broker_restart_loses_nothing_and_keeps_order(tmp_path) -> None:
