@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import orjson
-
 from bench.common import latency_figures
+from bench.phone import Phone
 from bot.alerts.broker import PrivateBroker
 from bot.alerts.outbox import Outbox
 from bot.alerts.publisher import AccountPublisher
@@ -29,39 +26,28 @@ from bot.core.alerts import Alert, Severity
 
 async def measure(count: int, directory: Path, port: int) -> list[float]:
     sent: dict[str, float] = {}
-    phone = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.phone", "127.0.0.1", str(port), "bench/+/alert/#",
-        str(count), stdout=subprocess.PIPE,
-    )  # fmt: skip
-    assert phone.stdout is not None
-    if await asyncio.wait_for(phone.stdout.readline(), 30) != b"ready\n":
-        raise RuntimeError("the phone did not subscribe")
-    publisher = AccountPublisher(
-        MqttConfig(port=port, prefix="bench", client_id="bench"),
-        "a",
-        Outbox(directory / "outbox.sqlite"),
-        0,
-    )
-    running = asyncio.create_task(publisher.run())
-    while not publisher.stats.connected:
-        await asyncio.sleep(0.01)
-    for n in range(count):
-        sent[str(n)] = time.perf_counter()
-        publisher.enqueue(
-            Alert("liquidation_risk", Severity.WARNING, n, "a", "BTCUSDT", "x", (("n", str(n)),))
+    async with Phone(port, "bench/+/alert/#", count) as phone:
+        publisher = AccountPublisher(
+            MqttConfig(port=port, prefix="bench", client_id="bench"),
+            "a",
+            Outbox(directory / "outbox.sqlite"),
+            0,
         )
-        await asyncio.sleep(0.001)  # alerts arrive one by one, as ticks do
-    try:
-        received, _ = await asyncio.wait_for(phone.communicate(), 60)
-    finally:
-        running.cancel()
-        if phone.returncode is None:
-            phone.kill()
-            await phone.wait()
-    return [
-        (at - sent[orjson.loads(payload)["details"]["n"]]) * 1e3
-        for at, payload in orjson.loads(received)
-    ]
+        running = asyncio.create_task(publisher.run())
+        try:
+            while not publisher.stats.connected:
+                await asyncio.sleep(0.01)
+            for n in range(count):
+                sent[str(n)] = time.perf_counter()
+                alert = Alert(
+                    "liquidation_risk", Severity.WARNING, n, "a", "BTCUSDT", "x", (("n", str(n)),)
+                )
+                publisher.enqueue(alert)
+                await asyncio.sleep(0.001)  # alerts arrive one by one, as ticks do
+            received = await phone.received(timeout_s=60)
+        finally:
+            running.cancel()
+    return [(at - sent[payload["details"]["n"]]) * 1e3 for at, payload in received]
 
 
 def main() -> None:

@@ -14,15 +14,20 @@ with the simulator: its `aiomqtt` queue and the loop turn to the `async for` add
 the median and 0.45 ms at the p99 to every alert (2026-12-01, 10,000 alerts).
 
     python -m bench.phone HOST PORT TOPIC COUNT
+
+`Phone` is how a benchmark starts it and collects what it received.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
 import sys
 import time
 from typing import Any
 
+import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -54,6 +59,35 @@ def main() -> None:
     client.loop_forever()
     json.dump([[t, p.decode()] for t, p in received], sys.stdout)
     sys.stdout.write("\n")
+
+
+class Phone:
+    """The phone as a benchmark uses it: `async with Phone(...)` starts it and returns once the
+    broker has granted its subscription; leaving the block kills it if it is still running."""
+
+    def __init__(self, port: int, topic: str, count: int) -> None:
+        self.args = ["127.0.0.1", str(port), topic, str(count)]
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Phone:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.phone", *self.args, stdout=subprocess.PIPE
+        )
+        assert self.process.stdout is not None
+        if await asyncio.wait_for(self.process.stdout.readline(), 30) != b"ready\n":
+            raise RuntimeError("the phone did not subscribe")
+        return self
+
+    async def received(self, timeout_s: float) -> list[tuple[float, Any]]:
+        """(the phone's clock, the decoded payload) of every message, once all have come."""
+        assert self.process is not None
+        out, _ = await asyncio.wait_for(self.process.communicate(), timeout_s)
+        return [(at, orjson.loads(payload)) for at, payload in orjson.loads(out)]
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from pathlib import Path
 import orjson
 
 from bench.common import latency_figures
+from bench.phone import Phone
 from bot.alerts.broker import PrivateBroker
 from bot.control.socket_server import send
 from bot.sim import frames
@@ -102,14 +103,7 @@ async def measure(ticks: int, directory: Path, port: int) -> list[float]:
     sim = TimedSimulator(Oscillation(ticks), wait_for_subscriber=True)
     sim.sent = {}
     sim.hub = TimedHub(sim.sent)
-    phone = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.phone", "127.0.0.1", str(port),
-        "bench/iso/alert/liquidation_risk", str(ticks), stdout=subprocess.PIPE,
-    )  # fmt: skip
-    assert phone.stdout is not None
-    if await asyncio.wait_for(phone.stdout.readline(), 30) != b"ready\n":
-        raise RuntimeError("the phone did not subscribe")
-    async with sim:
+    async with Phone(port, "bench/iso/alert/liquidation_risk", ticks) as phone, sim:
         path = config(directory, sim.base_url("ws"), port)
         daemon = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli.main", "run", "--config", str(path),
@@ -128,18 +122,13 @@ async def measure(ticks: int, directory: Path, port: int) -> list[float]:
             reply = await send(socket, {**order, "side": "buy", "type": "market", "qty": "1"})
             if not reply.get("ok"):
                 raise RuntimeError(f"the position was not opened: {reply}")
-            received, _ = await asyncio.wait_for(
-                phone.communicate(), timeout=ticks * SPACING_S + 60
-            )
+            received = await phone.received(timeout_s=ticks * SPACING_S + 60)
         finally:
             daemon.terminate()
             await daemon.wait()
-            if phone.returncode is None:
-                phone.kill()
-                await phone.wait()
     latencies = []
-    for at, payload in orjson.loads(received):
-        sent = sim.sent.get(orjson.loads(payload)["details"]["mark_price"])
+    for at, alert in received:
+        sent = sim.sent.get(alert["details"]["mark_price"])
         if sent is not None:
             latencies.append((at - sent) * 1e3)
     return latencies
