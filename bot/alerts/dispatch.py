@@ -4,9 +4,12 @@ terminal; and the retained position state each account publishes."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 from typing import TextIO
+
+import structlog
 
 from bot.alerts.outbox import CheckpointPolicy, Outbox
 from bot.alerts.payloads import alert_payload, closed_position_payload, position_payload
@@ -16,6 +19,8 @@ from bot.core.alerts import Alert
 from bot.core.engine import Engine
 from bot.core.figures import account_figures
 from bot.core.market import MarkPrice
+
+log = structlog.get_logger("marginbot.alerts")
 
 
 class AlertDispatch:
@@ -96,17 +101,9 @@ class AlertDispatch:
             tasks.append(asyncio.create_task(self._checkpoints(), name="outbox-wal"))
         return tasks
 
-    async def _checkpoints(self, period_s: float = 1.0) -> None:
-        outbox = self.outbox
-        assert outbox is not None
-        policy = CheckpointPolicy()
-        while True:
-            await asyncio.sleep(period_s)
-            writes = outbox.writes
-            mode = policy.due(writes)
-            if mode is not None:
-                await asyncio.to_thread(outbox.checkpoint, mode)
-                policy.done(writes)
+    async def _checkpoints(self) -> None:
+        assert self.outbox is not None
+        await keep_checkpointed(self.outbox)
 
     async def flush(self, tasks: list[asyncio.Task[None]], bound_s: float = 3.0) -> None:
         """Give the publishers a bounded time to empty the outbox, then say offline."""
@@ -130,3 +127,29 @@ class AlertDispatch:
                 "delivered at the next start\n"
             )
         self.outbox.close()
+
+
+async def keep_checkpointed(outbox: Outbox, period_s: float = 1.0) -> None:
+    """Checkpoint the outbox's WAL in a worker thread when `CheckpointPolicy` says. A failed
+    checkpoint (a full disk, say) is logged and tried again: alerts keep going to the WAL."""
+    policy = CheckpointPolicy()
+    failures = 0
+    while True:
+        await asyncio.sleep(period_s)
+        writes = outbox.writes
+        mode = policy.due(writes)
+        if mode is None:
+            continue
+        try:
+            await asyncio.to_thread(outbox.checkpoint, mode)
+        except (sqlite3.Error, OSError) as exc:
+            failures += 1
+            if failures == 1 or failures % 60 == 0:
+                log.warning(
+                    "outbox_checkpoint_failed",
+                    error=repr(exc),
+                    failures=failures,
+                    path=str(outbox.path),
+                )
+            continue
+        policy.done(writes)

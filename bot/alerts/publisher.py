@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import random
+import sqlite3
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -214,9 +215,17 @@ class AccountPublisher:
                 not await self._woken_within(DELETE_AFTER_S)
                 or self.outbox.delivered >= DELETE_BATCH
             ):
-                self.outbox.delete_delivered()
+                self._delete_delivered()
             if not self._wake.is_set():
                 await self._woken_within(self.position_interval_s)
+
+    def _delete_delivered(self) -> None:
+        try:
+            self.outbox.delete_delivered()
+        except sqlite3.Error as exc:  # a full disk: the rows stay noted and go next time
+            if repr(exc) not in self._logged:
+                self._logged.add(repr(exc))
+                log.warning("outbox_delete_failed", account=self.account, error=repr(exc))
 
     async def _woken_within(self, seconds: float) -> bool:
         # Awaited here, not through a helper task: an alert's wake-up is one loop turn.

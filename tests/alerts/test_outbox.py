@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import bot.alerts.outbox as outbox_module
+from bot.alerts.dispatch import keep_checkpointed
 from bot.alerts.outbox import CheckpointPolicy, Outbox
 
 ACCOUNTS = ("iso", "cross")
@@ -178,3 +180,28 @@ def test_an_acknowledgement_repeated_counts_once(tmp_path: Path) -> None:
     outbox.ack(first)  # its row is gone by now
     assert outbox.depth("iso") == 1
     assert outbox.pending("iso") == outbox.pending_on_disk("iso")
+
+
+async def test_a_failed_checkpoint_is_tried_again(tmp_path: Path, monkeypatch) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    real = outbox.checkpoint
+    calls: list[str] = []
+
+    def checkpoint(mode: str) -> None:
+        calls.append(mode)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        real(mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(outbox, "checkpoint", checkpoint)
+    outbox.add("iso", "id-0", "t", b"x")
+    running = asyncio.create_task(keep_checkpointed(outbox, period_s=0.01))
+    for _ in range(200):
+        if outbox.wal_bytes() == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert not running.done()
+    running.cancel()
+    assert calls[:2] == ["TRUNCATE", "TRUNCATE"]
+    assert outbox.wal_bytes() == 0
+    outbox.close()

@@ -154,6 +154,28 @@ async def test_delivered_rows_are_deleted_in_a_pause_or_by_the_batch(
     await stopped(running, listening)
 
 
+async def test_a_failed_delete_does_not_stop_the_publisher(
+    tmp_path, mosquitto, monkeypatch
+) -> None:
+    subscriber = Subscriber(mosquitto)
+    listening = asyncio.create_task(subscriber.run())
+    await asyncio.sleep(0.3)
+    pub = publisher(tmp_path, mosquitto)
+
+    def full_disk() -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(pub.outbox, "delete_delivered", full_disk)
+    running = asyncio.create_task(pub.run())
+    for n in range(3):
+        pub.enqueue(alert(n))
+        await subscriber.until(n + 1)
+        await asyncio.sleep(0.01)  # a pause: the delete is tried, and fails
+    assert not running.done()
+    assert (pub.outbox.depth(), pub.outbox.delivered) == (0, 3)  # noted, to go next time
+    await stopped(running, listening)
+
+
 async def test_broker_restart_loses_nothing_and_keeps_order(tmp_path) -> None:
     broker = Broker(tmp_path, persistence=True)
     broker.start()
