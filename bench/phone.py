@@ -21,7 +21,6 @@ the median and 0.45 ms at the p99 to every alert (2026-12-01, 10,000 alerts).
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 import time
@@ -57,8 +56,7 @@ def main() -> None:
     client.on_message = on_message
     client.connect(host, port)
     client.loop_forever()
-    json.dump([[t, p.decode()] for t, p in received], sys.stdout)
-    sys.stdout.write("\n")
+    sys.stdout.buffer.write(orjson.dumps([[t, p.decode()] for t, p in received]) + b"\n")
 
 
 class Phone:
@@ -74,7 +72,13 @@ class Phone:
             sys.executable, "-m", "bench.phone", *self.args, stdout=subprocess.PIPE
         )
         assert self.process.stdout is not None
-        if await asyncio.wait_for(self.process.stdout.readline(), 30) != b"ready\n":
+        try:
+            said = await asyncio.wait_for(self.process.stdout.readline(), 30)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        if said != b"ready\n":
+            await self.__aexit__()
             raise RuntimeError("the phone did not subscribe")
         return self
 
