@@ -98,12 +98,8 @@ class AlertDispatch:
             for name, p in self.publishers.items()
         ]
         if self.outbox is not None:
-            tasks.append(asyncio.create_task(self._checkpoints(), name="outbox-wal"))
+            tasks.append(asyncio.create_task(keep_checkpointed(self.outbox), name="outbox-wal"))
         return tasks
-
-    async def _checkpoints(self) -> None:
-        assert self.outbox is not None
-        await keep_checkpointed(self.outbox)
 
     async def flush(self, tasks: list[asyncio.Task[None]], bound_s: float = 3.0) -> None:
         """Give the publishers a bounded time to empty the outbox, then say offline."""

@@ -211,12 +211,6 @@ class Outbox:
             return sum(self._rows.values())
         return self._rows.get(account, 0)
 
-    def wal_bytes(self) -> int:
-        try:
-            return Path(f"{self.path}-wal").stat().st_size
-        except FileNotFoundError:
-            return 0
-
     def checkpoint(self, mode: Literal["TRUNCATE", "RESTART"] = "TRUNCATE") -> None:
         """Copy the WAL into the database and start it over; call from a worker thread, with
         its own connection, so the writer's is never held while the disk syncs.

@@ -216,8 +216,7 @@ class AccountPublisher:
                 or self.outbox.delivered >= DELETE_BATCH
             ):
                 self._delete_delivered()
-            if not self._wake.is_set():
-                await self._woken_within(self.position_interval_s)
+            await self._woken_within(self.position_interval_s)
 
     def _delete_delivered(self) -> None:
         try:
