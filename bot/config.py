@@ -16,7 +16,7 @@ import msgspec
 
 from bot.errors import ConfigError
 from bot.validation import explain
-from bot.venues.spec import SPECS
+from bot.venues.spec import SPECS, FeedRoute
 
 Network = Literal["sim", "mainnet", "testnet", "demo"]
 
@@ -25,11 +25,13 @@ class FeedConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     venue: Literal["binance", "bybit", "okx"]
     network: Network
     symbols: list[str]
-    url: str | None = None  # overrides the network's endpoint
+    url: str | None = None  # overrides the network's host (a base), or a one-endpoint URL
     stale_after_s: float = 15.0
 
-    def endpoint(self, sim_base: str) -> str:
-        return self.url or SPECS[self.venue].url(self.network, sim_base)
+    def routes(self, sim_base: str) -> list[FeedRoute]:
+        """The connections this feed keeps: one per venue endpoint (Binance: two)."""
+        symbols = [s.upper() for s in self.symbols]
+        return SPECS[self.venue].routes(self.network, symbols, sim_base, self.url)
 
 
 class SimConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -190,11 +192,11 @@ def _check(config: Config, path: Path) -> None:
         raise ConfigError(f"{path}: feeds: give at least one [[feeds]] table")
     for index, feed in enumerate(config.feeds):
         where = f"{path}: feeds[{index}]"
-        if feed.url is None:
-            try:
-                feed.endpoint(config.sim.base_url)
-            except KeyError as exc:
-                raise ConfigError(f"{where}.network: {exc.args[0]}") from None
+        try:
+            feed.routes(config.sim.base_url)
+        except ConfigError as exc:
+            key = "url" if feed.url is not None else "network"
+            raise ConfigError(f"{where}.{key}: {exc}") from None
         if not feed.symbols:
             raise ConfigError(f'{where}.symbols: give at least one symbol, e.g. ["BTCUSDT"]')
         if feed.stale_after_s <= 0:

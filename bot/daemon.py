@@ -43,6 +43,7 @@ from bot.core.rules import AlertRules, RuleBook, RuleSettings
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
 from bot.errors import MarginbotError
 from bot.execution.coordinator import TestnetCoordinator, build_mirrors
+from bot.execution.credentials import load_credentials
 from bot.execution.events import ReconciliationDrift
 from bot.feeds.client import FeedClient, FeedSettings
 from bot.markets.snapshot import bundled_for
@@ -170,13 +171,13 @@ class Daemon:
         self.feeds = [
             FeedClient(
                 SPECS[f.venue],
-                f.endpoint(config.sim.base_url),
-                [s.upper() for s in f.symbols],
+                route,
                 self._on_market,
                 recorder=self.recorder,
                 settings=FeedSettings(stale_after_s=f.stale_after_s),
             )
             for f in config.feeds
+            for route in f.routes(config.sim.base_url)
         ]
         self.stop = asyncio.Event()
         self.stop_seconds: float | None = None  # how long the graceful stop took
@@ -220,6 +221,7 @@ class Daemon:
             "feeds": [
                 {
                     "venue": f.spec.name,
+                    "stream": f.route.label,
                     "url": f.url,
                     "healthy": f.health() is None,
                     "problem": f.health(),
@@ -349,7 +351,12 @@ class Daemon:
                 if network == "sim"
                 else None
             )
-            exchange = public_exchange(spec.venue, url, testnet=network == "testnet")
+            # A testnet account's key also reads Binance's brackets (USER_DATA); a paper
+            # account has none, and Binance refuses them without one (said below, by the venue).
+            credentials = None
+            if spec.execution == "testnet" and network != "mainnet":
+                credentials = load_credentials(spec.name, spec.secrets_file)
+            exchange = public_exchange(spec.venue, url, network, credentials)
             try:
                 loaded = await load_instruments(exchange, Venue(spec.venue), missing)
                 command = LoadInstruments(spec.name, tuple(loaded.values()))
@@ -357,6 +364,12 @@ class Daemon:
                 self._step(command)
             except Exception as exc:
                 reason = exc if isinstance(exc, MarginbotError) else exchange_error(exc)
+                if spec.venue == "binance" and credentials is None:
+                    bundled = ", ".join(sorted(bundled_for(Venue.BINANCE)))
+                    reason = MarginbotError(
+                        f"{reason} (Binance gives leverage brackets only to an API key: trade "
+                        f"the bundled {bundled}, or make this a testnet account with a key)"
+                    )
                 self.out.write(
                     f"[{spec.name}] cannot load {', '.join(missing)} from "
                     f"{spec.venue}: {reason}; orders on them will be refused\n"
@@ -367,8 +380,12 @@ class Daemon:
     async def _hint_when_no_simulator(self) -> None:
         """A new user's commonest first problem: the simulator is not running."""
         await asyncio.sleep(2.0)
-        for feed, spec in zip(self.feeds, self.config.feeds, strict=True):
-            if spec.network == "sim" and feed.stats.connects == 0:
+        networks: dict[str, str] = {f.venue: f.network for f in self.config.feeds}
+        told: set[str] = set()
+        for feed in self.feeds:
+            venue = feed.spec.name
+            if networks.get(venue) == "sim" and feed.stats.connects == 0 and venue not in told:
+                told.add(venue)
                 self.out.write(
                     f"no simulator answers on {feed.url}: start one with `marginbot sim` "
                     "(the feed keeps retrying)\n"
@@ -455,7 +472,7 @@ class Daemon:
         )
 
     def _start_tasks(self) -> list[asyncio.Task[None]]:
-        tasks = [asyncio.create_task(f.run(), name=f"feed-{f.spec.name}") for f in self.feeds]
+        tasks = [asyncio.create_task(f.run(), name=f"feed-{f.route.label}") for f in self.feeds]
         if self.state is not None:
             tasks.append(asyncio.create_task(self._snapshots(), name="state-snapshots"))
         tasks.append(asyncio.create_task(self._hint_when_no_simulator(), name="sim-hint"))

@@ -52,27 +52,28 @@ class DaemonCollector(Collector):
         for (venue, kind), count in sorted(d.event_counts.items()):
             events.add_metric([venue, kind], count)
         yield events
-        frames = _counter("feed_frames", "Websocket frames received", ["venue"])
-        reconnects = _counter("feed_reconnects", "Feed reconnections", ["venue"])
-        stale = _counter("feed_stale", "Times a feed went silent past its limit", ["venue"])
-        errors = _counter("feed_parse_errors", "Malformed frames skipped", ["venue", "kind"])
-        lag = _gauge("feed_lag_seconds", "Median receive − exchange time, recent", ["venue"])
-        silent = _gauge("feed_silence_seconds", "Time since the last market data", ["venue"])
-        up = _gauge("feed_up", "1 when market data flows, 0 when stale or down", ["venue"])
+        labels = ["venue", "stream"]
+        frames = _counter("feed_frames", "Websocket frames received", labels)
+        reconnects = _counter("feed_reconnects", "Feed reconnections", labels)
+        stale = _counter("feed_stale", "Times a feed went silent past its limit", labels)
+        errors = _counter("feed_parse_errors", "Malformed frames skipped", [*labels, "kind"])
+        lag = _gauge("feed_lag_seconds", "Median receive − exchange time, recent", labels)
+        silent = _gauge("feed_silence_seconds", "Time since the last market data", labels)
+        up = _gauge("feed_up", "1 when market data flows, 0 when stale or down", labels)
         now = time.monotonic()
         for feed in d.feeds:
-            venue = feed.spec.name
-            frames.add_metric([venue], feed.stats.frames)
-            reconnects.add_metric([venue], feed.stats.reconnects)
-            stale.add_metric([venue], feed.stats.stale)
+            key = [feed.spec.name, feed.route.label]
+            frames.add_metric(key, feed.stats.frames)
+            reconnects.add_metric(key, feed.stats.reconnects)
+            stale.add_metric(key, feed.stats.stale)
             for (_conn, kind), count in feed.pipeline.errors.items():
-                errors.add_metric([venue, kind], count)
+                errors.add_metric([*key, kind], count)
             median = feed.stats.median_lag_ms
             if median is not None:
-                lag.add_metric([venue], median / 1000)
+                lag.add_metric(key, median / 1000)
             if feed.last_data_at is not None:
-                silent.add_metric([venue], now - feed.last_data_at)
-            up.add_metric([venue], 0 if feed.health() else 1)
+                silent.add_metric(key, now - feed.last_data_at)
+            up.add_metric(key, 0 if feed.health() else 1)
         yield from (frames, reconnects, stale, errors, lag, silent, up)
 
     def _alerts(self) -> Iterator[Metric]:

@@ -16,12 +16,17 @@ def test_shipped_configs_load(name: str) -> None:
     config = load_config(ROOT / "config" / name)
     assert config.feeds
     for feed in config.feeds:
-        assert feed.endpoint(config.sim.base_url).startswith(("ws://", "wss://"))
+        for route in feed.routes(config.sim.base_url):
+            assert route.url.startswith(("ws://", "wss://"))
 
 
-def test_default_reads_the_local_simulator() -> None:
+def test_default_reads_the_local_simulator_on_binances_two_endpoints() -> None:
     [feed] = load_config(ROOT / "config/default.toml").feeds
-    assert feed.endpoint("ws://127.0.0.1:8765") == "ws://127.0.0.1:8765/stream"
+    public, market = feed.routes("ws://127.0.0.1:8765")
+    assert public.url == (
+        "ws://127.0.0.1:8765/public/stream?streams=btcusdt@trade/btcusdt@bookTicker"
+    )
+    assert market.url == "ws://127.0.0.1:8765/market/stream?streams=btcusdt@markPrice@1s"
 
 
 @pytest.mark.parametrize(

@@ -30,10 +30,12 @@ SHORT = scenario_from_dict(
 LISTED = [
     'marginbot_events_total{kind="mark_price",venue="binance"}',
     'marginbot_events_total{kind="trade",venue="binance"}',
-    'marginbot_feed_frames_total{venue="binance"}',
-    'marginbot_feed_reconnects_total{venue="binance"}',
-    'marginbot_feed_lag_seconds{venue="binance"}',
-    'marginbot_feed_up{venue="binance"} 1.0',
+    'marginbot_feed_frames_total{stream="binance.market",venue="binance"}',
+    'marginbot_feed_frames_total{stream="binance.public",venue="binance"}',
+    'marginbot_feed_reconnects_total{stream="binance.market",venue="binance"}',
+    'marginbot_feed_lag_seconds{stream="binance.market",venue="binance"}',
+    'marginbot_feed_up{stream="binance.market",venue="binance"} 1.0',
+    'marginbot_feed_up{stream="binance.public",venue="binance"} 1.0',
     'marginbot_alerts_raised_total{kind="daemon_started"} 1.0',
     'marginbot_account_equity{account="iso"}',
     'marginbot_account_margin_ratio{account="iso"}',
@@ -78,8 +80,9 @@ async def test_metrics_and_health(tmp_path: Path) -> None:
             assert status.returncode == 0
             if flag:
                 document = orjson.loads(output)
-                [feed] = document["daemon"]["feeds"]
-                assert feed["healthy"]
+                feeds = document["daemon"]["feeds"]
+                assert [f["stream"] for f in feeds] == ["binance.public", "binance.market"]
+                assert all(f["healthy"] for f in feeds)
                 assert document["daemon"]["prices"]["binance:BTCUSDT"]["mark"]
                 [position] = document["accounts"]["iso"]["positions"]
                 assert position["qty"] == "0.1"
@@ -103,9 +106,10 @@ async def test_metrics_and_health(tmp_path: Path) -> None:
                 assert answer.status == 503
                 # How long exactly depends on the machine's pace: the reason, not the second.
                 assert re.search(
-                    r"binance: no market data for \d+ s \(stale\)", await answer.text()
+                    r"binance.market: no market data for \d+ s \(stale\)", await answer.text()
                 )
             async with http.get(daemon.metrics_url + "/metrics") as answer:
-                assert 'marginbot_feed_up{venue="binance"} 0.0' in await answer.text()
+                stale = 'marginbot_feed_up{stream="binance.market",venue="binance"} 0.0'
+                assert stale in await answer.text()
         daemon.stop.set()
         await running

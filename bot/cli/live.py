@@ -24,7 +24,7 @@ from bot.sim.faults import FaultPlan, load_faults
 from bot.sim.scenario import load_scenario
 from bot.sim.server import Simulator
 from bot.sim.sources import ScenarioSource, SessionSource, Source
-from bot.venues.spec import SPECS
+from bot.venues.spec import SPECS, FeedRoute
 
 SHIPPED_SESSION = (
     Path(__file__).resolve().parent.parent / "data/sessions" / ("binance-btcusdt-20230404.jsonl.gz")
@@ -70,8 +70,9 @@ async def run_sim(options: SimOptions, out: TextIO) -> int:
     async with simulator:
         out.write(
             f"marginbot simulator on {simulator.base_url()}\n"
-            f"  binance  {simulator.ws_url('binance')}  (combined streams, REST /fapi/...)\n"
-            f"  bybit    {simulator.ws_url('bybit')}  (v5 public linear, REST /v5/market/...)\n"
+            f"  binance  {simulator.base_url('ws')}/public/stream and /market/stream  "
+            "(REST /fapi/...)\n"
+            f"  bybit    {simulator.base_url('ws')}/v5/public/linear  (REST /v5/market/...)\n"
             f"  watch it: marginbot watch --venue binance --sim {simulator.base_url('ws')}\n"
         )
         out.flush()
@@ -90,7 +91,7 @@ async def run_sim(options: SimOptions, out: TextIO) -> int:
 @dataclass
 class WatchedFeed:
     venue: str
-    url: str
+    routes: list[FeedRoute]  # one connection each (Binance: /public and /market)
     symbols: list[str]
     stale_after_s: float
 
@@ -139,22 +140,27 @@ async def run_watch(options: WatchOptions, out: TextIO) -> int:
                 board.apply(event)  # type: ignore[arg-type]
 
     recorder = _recorder(options)
-    clients = [
-        FeedClient(
-            SPECS[f.venue],
-            f.url,
-            f.symbols,
-            sink,
-            recorder=recorder,
-            settings=FeedSettings(stale_after_s=f.stale_after_s),
-        )
+    feed_clients = [
+        [
+            FeedClient(
+                SPECS[f.venue],
+                route,
+                sink,
+                recorder=recorder,
+                settings=FeedSettings(stale_after_s=f.stale_after_s),
+            )
+            for route in f.routes
+        ]
         for f in options.feeds
     ]
+    clients = [c for group in feed_clients for c in group]
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    tasks = [asyncio.create_task(c.run(), name=f"watch-{c.spec.name}") for c in clients]
+    tasks = [asyncio.create_task(c.run(), name=f"watch-{c.route.label}") for c in clients]
     out.writelines(
-        f"watching {feed.venue} {', '.join(feed.symbols)} on {feed.url}\n" for feed in options.feeds
+        f"watching {feed.venue} {', '.join(feed.symbols)} on {route.url}\n"
+        for feed in options.feeds
+        for route in feed.routes
     )
     out.write(
         f"{'time':<9} {'venue':<8} {'symbol':<10} {'mark':>12} {'last':>12} "
@@ -164,8 +170,8 @@ async def run_watch(options: WatchOptions, out: TextIO) -> int:
     try:
         while not stop.is_set():
             await wait_event(stop, options.interval_s)
-            for client, feed in zip(clients, options.feeds, strict=True):
-                _print_rows(out, board, client, feed, health[feed.venue])
+            for group, feed in zip(feed_clients, options.feeds, strict=True):
+                _print_rows(out, board, group, feed, health[feed.venue])
             out.flush()
             if recorder is not None:
                 recorder.flush()
@@ -187,7 +193,7 @@ async def run_watch(options: WatchOptions, out: TextIO) -> int:
             else f", lag median {median:.1f} ms, clock skew ≈ {skew:.1f} ms"
         )
         out.write(
-            f"{client.spec.name}: {client.stats.frames} frames, "
+            f"{client.route.label}: {client.stats.frames} frames, "
             f"{client.stats.reconnects} reconnects, {skipped} malformed frames skipped{timing}\n"
         )
     if recorded is not None:
@@ -196,12 +202,14 @@ async def run_watch(options: WatchOptions, out: TextIO) -> int:
 
 
 def _print_rows(
-    out: TextIO, board: PriceBoard, client: FeedClient, feed: WatchedFeed, health: list[str]
+    out: TextIO, board: PriceBoard, clients: list[FeedClient], feed: WatchedFeed, health: list[str]
 ) -> None:
     stamp = time.strftime("%H:%M:%S")
-    state = ", ".join(dict.fromkeys(health)) or ("live" if client.stats.connected else "connecting")
+    connected = all(c.stats.connected for c in clients)
+    state = ", ".join(dict.fromkeys(health)) or ("live" if connected else "connecting")
     health.clear()
-    lag = client.stats.last_lag_ms
+    lags = [c.stats.last_lag_ms for c in clients if c.stats.last_lag_ms is not None]
+    lag = max(lags) if lags else None
     for symbol in feed.symbols:
         prices = board.get(feed.venue, symbol)
         gap = (prices.mark - prices.last) if prices.mark and prices.last else None

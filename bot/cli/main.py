@@ -122,7 +122,7 @@ def _watch(args: argparse.Namespace) -> int:
         feeds = [
             WatchedFeed(
                 f.venue,
-                f.endpoint(config.sim.base_url),
+                f.routes(config.sim.base_url),
                 [s.upper() for s in f.symbols],
                 f.stale_after_s,
             )
@@ -141,13 +141,22 @@ def _watch(args: argparse.Namespace) -> int:
         )
         return main_watch(options)
     spec = SPECS[args.venue]
-    try:
-        url = args.url or spec.url(args.network, args.sim)
-    except KeyError as exc:
-        raise InputError(str(exc.args[0])) from None
     symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
-    feed = WatchedFeed(args.venue, url, symbols, args.stale_after)
+    routes = spec.routes(args.network, symbols, args.sim, args.url)
+    feed = WatchedFeed(args.venue, routes, symbols, args.stale_after)
     return main_watch(WatchOptions([feed], args.duration, args.interval, args.record))
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.cli.doctor import run_doctor
+    from bot.config import load_config
+
+    config = load_config(args.config)
+    if args.seconds <= 0:
+        raise InputError("--seconds: expected a positive number of seconds")
+    return asyncio.run(run_doctor(config, args.config, args.seconds, args.record, sys.stdout))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -367,11 +376,31 @@ def _live_parsers(commands: Any) -> None:
         metavar="URL",
         help="the simulator's base URL when --network is sim",
     )
-    watch.add_argument("--url", help="an explicit stream URL (overrides --network)")
+    watch.add_argument(
+        "--url",
+        help="another host for the venue's endpoints, as wss://host[:port] (overrides "
+        "--network); a whole stream URL for a venue with one endpoint",
+    )
     watch.add_argument("--stale-after", type=float, default=15.0, metavar="SECONDS")
     watch.add_argument("--interval", type=float, default=1.0, metavar="SECONDS")
     watch.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     watch.set_defaults(handler=_watch)
+    _doctor_parser(commands)
+
+
+def _doctor_parser(commands: Any) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="check that every configured venue answers: streams, REST, private (read-only)",
+    )
+    doctor.add_argument("--config", type=Path, required=True, metavar="FILE")
+    doctor.add_argument(
+        "--seconds", type=float, default=5.0, help="how long to read each stream (default 5)"
+    )
+    doctor.add_argument(
+        "--record", type=Path, metavar="DIR", help="keep everything received as a session file"
+    )
+    doctor.set_defaults(handler=_doctor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -380,6 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.logging import configure
 
         configure()
+    elif args.command == "doctor":
+        from bot.logging import configure
+
+        configure(level=os.environ.get("MARGINBOT_LOG_LEVEL", "warning"))  # the report only
     elif args.command == "demo":
         from bot.logging import configure
 

@@ -46,7 +46,7 @@ def show_status(args: argparse.Namespace) -> int:
     for feed in daemon.get("feeds", []):
         lag = feed.get("median_lag_ms")
         feeds.add_row(
-            f"{feed['venue']} {feed['url']}",
+            f"{feed.get('stream', feed['venue'])} {feed['url'].split('?', 1)[0]}",
             "ok" if feed["healthy"] else f"[red]{feed['problem']}[/red]",
             str(feed["frames"]),
             str(feed["reconnects"]),
@@ -100,9 +100,10 @@ def describe_config(config: Config, path: Path) -> list[str]:
     """What the daemon would run with this configuration, in words, secrets left out."""
     lines = [f"{path}: valid"]
     lines += [
-        f"  feed      {feed.venue} {feed.network} {', '.join(feed.symbols)} at "
-        f"{feed.endpoint(config.sim.base_url)}"
+        f"  feed      {feed.venue} {feed.network} {', '.join(route.topics)} at "
+        f"{route.url.split('?', 1)[0]}"
         for feed in config.feeds
+        for route in feed.routes(config.sim.base_url)
     ]
     lines += [
         f"  account   {account.name}: {account.venue} {account.margin_mode} "

@@ -137,8 +137,9 @@ class AlertRules:
         if kind not in _EVENT_RULES:
             return []  # book tops, fills without a role, ...: nothing to say
         if kind is FeedStale or kind is FeedRecovered:
-            # One stale alert per outage, however many reconnects it takes; recovery re-arms.
-            latch = self._latch(event.venue, "feed")
+            # One stale alert per outage of a stream (a venue endpoint), however many reconnects
+            # it takes; recovery re-arms.
+            latch = self._latch(feed_stream(event.conn), "feed")
             stale = isinstance(event, FeedStale)
             if stale == (not latch.armed):
                 return []
@@ -667,6 +668,13 @@ def _funding(event: FundingSettled, book: RuleBook) -> list[Alert]:
     ]
 
 
+def feed_stream(conn: str) -> str:
+    """`binance.market.3` -> `binance.market`: the stream a connection served, whatever its
+    number (`bybit.2` -> `bybit`)."""
+    stream, _, number = conn.rpartition(".")
+    return stream if stream and number.isdigit() else conn
+
+
 def _feed(event: FeedStale | FeedRecovered, _book: RuleBook) -> list[Alert]:
     stale = isinstance(event, FeedStale)
     seconds = event.silent_s if isinstance(event, FeedStale) else event.outage_s
@@ -677,8 +685,13 @@ def _feed(event: FeedStale | FeedRecovered, _book: RuleBook) -> list[Alert]:
             event.ts,
             None,
             None,
-            f"{event.venue} feed {'silent for' if stale else 'back after'} {seconds:.1f} s",
-            (("venue", event.venue), ("seconds", f"{seconds:.3f}")),
+            f"{feed_stream(event.conn)} feed {'silent for' if stale else 'back after'} "
+            f"{seconds:.1f} s",
+            (
+                ("venue", event.venue),
+                ("stream", feed_stream(event.conn)),
+                ("seconds", f"{seconds:.3f}"),
+            ),
         )
     ]
 

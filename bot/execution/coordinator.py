@@ -51,6 +51,9 @@ class TestnetCoordinator:
         self.out = out
         self.engine: Engine | None = None
         self.intervals = {a.name: a.reconcile_interval_s for a in config.accounts}
+        self.symbols: dict[str, set[str]] = {}  # venue -> the symbols its feeds carry
+        for feed in config.feeds:
+            self.symbols.setdefault(feed.venue, set()).update(s.upper() for s in feed.symbols)
         self.reconcile_now = {name: asyncio.Event() for name in mirrors}
         self.background: set[asyncio.Task[None]] = set()
         self._mirrored: set[str] = set()
@@ -78,7 +81,10 @@ class TestnetCoordinator:
         elif isinstance(event, SettingChanged) and isinstance(
             event.change, LeverageChanged | MarginModeChanged
         ):
-            self._spawn(mirror.setting(event.change))
+            account = self.engine.desks[mirror.account].account
+            symbols = self.symbols.get(mirror.venue, set()) | {event.change.symbol}
+            modes = {s: account.settings(s).margin_mode for s in symbols}
+            self._spawn(mirror.setting(event.change, modes))
         elif isinstance(event, OrderMirrored | MirrorFailed):
             # The venue has answered: now its books can be compared with ours.
             self._pending.discard(event.order_id)

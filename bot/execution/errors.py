@@ -85,7 +85,17 @@ def exchange_error(exc: Exception) -> MarginbotError:
         if isinstance(exc, classes):
             return kind(sentence)
     if isinstance(exc, ccxt.NetworkError):
-        return TransientError(f"the exchange could not be reached: {type(exc).__name__}")
+        return TransientError(
+            f"the exchange could not be reached: {type(exc).__name__}: {_words(text)}"
+        )
     if isinstance(exc, ccxt.InvalidOrder):
         return RuleViolation(f"ccxt refused the order before sending it: {text[:200]}")
-    return RuleViolation(f"the exchange call failed: {type(exc).__name__}")
+    return RuleViolation(f"the exchange call failed: {type(exc).__name__}: {_words(text)}")
+
+
+_URL = re.compile(r"https?://[^\s?]+(\?\S*)?")
+
+
+def _words(text: str) -> str:
+    """What ccxt said, without query strings (a signed request's holds its signature)."""
+    return _URL.sub(lambda m: m.group(0).split("?", 1)[0], text)[:300]

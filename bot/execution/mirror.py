@@ -9,7 +9,7 @@ level (trading-stop), so trailing-stop orders are not mirrored there.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -18,11 +18,11 @@ import ccxt.async_support as ccxt_async
 from bot.core.events import LeverageChanged, MarginModeChanged
 from bot.core.figures import AccountFigures
 from bot.core.orders import OrderRequest, OrderType, PriceSource, TimeInForce, fires_on_rise
-from bot.core.values import PositionSlot
+from bot.core.values import MarginMode, PositionSlot
 from bot.errors import MarginbotError
 from bot.execution.errors import exchange_error
 from bot.execution.events import MirrorFailed, OrderMirrored, Reconciled, ReconciliationDrift
-from bot.execution.reconcile import Tolerance, compare
+from bot.execution.reconcile import Tolerance, compare, venue_wallet
 from bot.markets.loader import point_at
 
 BINANCE_TYPES = {
@@ -110,7 +110,13 @@ def bybit_params(order_id: str, request: OrderRequest) -> tuple[str, dict[str, A
 
 
 def binance_params(order_id: str, request: OrderRequest) -> tuple[str, dict[str, Any]]:
-    """The Binance order type and parameters for a request (POST /fapi/v1/order)."""
+    """The Binance order type and parameters for a request.
+
+    Plain orders go to `POST /fapi/v1/order`. A conditional one (stop, take-profit, trailing)
+    carries `stopPrice` or `callbackRate`, which ccxt ≥ 4.5.4 (`is_conditional_order`) sends to
+    the Algo Service, `POST /fapi/v1/algoOrder`, renaming the trigger, activation and client id
+    fields there; `/fapi/v1/order` refuses those types with -4120 since 2025-12-09.
+    """
     params: dict[str, Any] = {"newClientOrderId": order_id}
     if request.type is not OrderType.MARKET:
         params["timeInForce"] = BINANCE_TIF[request.time_in_force]
@@ -133,16 +139,48 @@ def binance_params(order_id: str, request: OrderRequest) -> tuple[str, dict[str,
     return BINANCE_TYPES[request.type], params
 
 
-def public_exchange(venue: str, url: str | None, testnet: bool) -> Any:
-    """A ccxt exchange without keys, for public market data (markets, risk limits)."""
+def unified_margin_mode(change: MarginModeChanged, modes: Mapping[str, MarginMode]) -> MarginMode:
+    """The account-wide margin mode a Bybit unified account must take for `change`.
+
+    Bybit's Unified Trading Account sets the margin mode for the whole account
+    (`POST /v5/account/set-margin-mode`: ISOLATED_MARGIN or REGULAR_MARGIN), where marginbot
+    sets it per symbol; the two agree only while every symbol of the account has one mode.
+    """
+    wanted = change.margin_mode
+    others = sorted(s for s, m in modes.items() if s != change.symbol and m is not wanted)
+    if others:
+        shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+        verb = "is" if len(others) == 1 else "are"
+        other = MarginMode.CROSS if wanted is MarginMode.ISOLATED else MarginMode.ISOLATED
+        raise MarginbotError(
+            f"a Bybit unified account has one margin mode for every symbol: {change.symbol} "
+            f"{wanted.value} cannot be mirrored while {shown} {verb} {other.value}; "
+            "set the same margin mode on every symbol of this account"
+        )
+    return wanted
+
+
+def public_exchange(
+    venue: str, url: str | None, network: str, credentials: tuple[str, str] | None = None
+) -> Any:
+    """A ccxt exchange for market data (markets, risk limits) on `network`'s REST hosts.
+
+    Binance's leverage brackets (`GET /fapi/v1/leverageBracket`) are USER_DATA: they need a
+    key, which a testnet account's `credentials` give; Bybit's risk limits are public.
+    """
+    key = {"apiKey": credentials[0], "secret": credentials[1]} if credentials else {}
     if venue == "binance":
-        exchange = ccxt_async.binanceusdm({"options": {"fetchCurrencies": False}})
+        exchange = ccxt_async.binanceusdm({**key, "options": {"fetchCurrencies": False}})
+        if network in ("testnet", "demo"):
+            exchange.enable_demo_trading(True)  # ccxt deprecated the futures testnet
     else:
         exchange = ccxt_async.bybit(
-            {"options": {"defaultType": "swap", "fetchMarkets": {"types": ["linear"]}}}
+            {**key, "options": {"defaultType": "swap", "fetchMarkets": {"types": ["linear"]}}}
         )
-        if testnet:
+        if network == "testnet":
             exchange.set_sandbox_mode(True)
+        elif network == "demo":
+            exchange.enable_demo_trading(True)
     if url is not None:
         point_at(exchange, url)
     return exchange
@@ -178,6 +216,7 @@ class TestnetMirror:
         self.unified: dict[str, str] = {}
         self._params = VENUES[venue][1]
         self._cancel_key = VENUES[venue][2]
+        self._conditional: set[str] = set()  # Binance: placed through the Algo Service
 
     async def start(self) -> None:
         markets = await self.exchange.load_markets()
@@ -208,6 +247,8 @@ class TestnetMirror:
             answer = await self.exchange.create_order(
                 self._symbol(request.symbol), kind, request.side.value, amount, price, params
             )
+            if self.venue == "binance" and request.type.triggered:
+                self._conditional.add(order_id)
         except MarginbotError as exc:
             return MirrorFailed(time.time_ns(), self.account, order_id, str(exc))
         except Exception as exc:  # ccxt raises many classes; all become our errors
@@ -217,10 +258,13 @@ class TestnetMirror:
         )
 
     async def setting(
-        self, change: LeverageChanged | MarginModeChanged
+        self,
+        change: LeverageChanged | MarginModeChanged,
+        modes: Mapping[str, MarginMode] | None = None,
     ) -> OrderMirrored | MirrorFailed:
         """Send a leverage or margin-mode change to the venue (ccxt `set_leverage`,
-        `set_margin_mode`)."""
+        `set_margin_mode`). `modes`: the account's margin mode of every symbol it trades, which
+        a Bybit unified account must agree on (`unified_margin_mode`)."""
         if isinstance(change, LeverageChanged):
             label = f"leverage {change.symbol}"
         else:
@@ -229,6 +273,10 @@ class TestnetMirror:
             symbol = self._symbol(change.symbol)
             if isinstance(change, LeverageChanged):
                 await self.exchange.set_leverage(int(change.leverage), symbol)
+            elif self.venue == "bybit":
+                mode = unified_margin_mode(change, modes or {})
+                # ccxt on a unified account: POST /v5/account/set-margin-mode, account-wide.
+                await self.exchange.set_margin_mode(mode.value, symbol)
             else:
                 await self.exchange.set_margin_mode(change.margin_mode.value, symbol)
         except MarginbotError as exc:
@@ -238,10 +286,12 @@ class TestnetMirror:
         return OrderMirrored(time.time_ns(), self.account, label, "-", "set")
 
     async def cancel(self, order_id: str, symbol: str) -> OrderMirrored | MirrorFailed:
+        params: dict[str, Any] = {self._cancel_key: order_id}
+        if order_id in self._conditional:
+            params["trigger"] = True  # ccxt: DELETE /fapi/v1/algoOrder with clientAlgoId
         try:
-            answer = await self.exchange.cancel_order(
-                None, self._symbol(symbol), {self._cancel_key: order_id}
-            )
+            answer = await self.exchange.cancel_order(None, self._symbol(symbol), params)
+            self._conditional.discard(order_id)
         except MarginbotError as exc:
             return MirrorFailed(time.time_ns(), self.account, order_id, str(exc))
         except Exception as exc:
@@ -256,25 +306,34 @@ class TestnetMirror:
         """Compare the venue's books with the local ledger as it stands when the venue has
         answered (not before: the ledger may move while the requests are in flight)."""
         before = figures()
-        symbols = [self.unified[f.symbol] for f in before.positions if f.symbol in self.unified]
+        held = {
+            f.symbol: self.unified[f.symbol] for f in before.positions if f.symbol in self.unified
+        }
         try:
-            positions = await self.exchange.fetch_positions(symbols or None)
+            positions = await self.exchange.fetch_positions(list(held.values()) or None)
             balance = await self.exchange.fetch_balance()
             leverages: dict[str, Decimal] = {}
-            for symbol in symbols:
+            for market_id, symbol in held.items():
                 answer = await self.exchange.fetch_leverage(symbol)
                 value = answer.get("longLeverage") or answer.get("shortLeverage")
                 if value is not None:
-                    venue_symbol = (answer.get("info") or {}).get("symbol", symbol)
-                    leverages[venue_symbol] = Decimal(repr(value)).normalize()
+                    leverages[market_id] = Decimal(repr(value)).normalize()
         except Exception as exc:
             return [
                 MirrorFailed(time.time_ns(), self.account, "reconcile", str(exchange_error(exc)))
             ]
         now = time.time_ns()
         local = figures()
+        market_ids = {unified: market_id for market_id, unified in self.unified.items()}
         drifts = compare(
-            self.account, local, positions, balance, self.settle, self.tolerance, leverages
+            self.account,
+            local,
+            positions,
+            venue_wallet(self.venue, balance, self.settle),
+            self.settle,
+            self.tolerance,
+            leverages,
+            market_ids,
         )
         if not drifts:
             return [Reconciled(now, self.account, len(local.positions))]

@@ -44,26 +44,46 @@ def compare(
     account: str,
     local: AccountFigures,
     positions: Sequence[Mapping[str, Any]],
-    balance: Mapping[str, Any],
+    wallet: Decimal | None,
     settle: str,
     tolerance: Tolerance,
     leverages: Mapping[str, Decimal] | None = None,
+    market_ids: Mapping[str, str] | None = None,
 ) -> list[Drift]:
-    """Drifts between local figures and ccxt's `fetch_positions` / `fetch_balance` answers, and
-    `fetch_leverage` answers (venue symbol → leverage) when given."""
+    """Drifts between local figures and ccxt's `fetch_positions` answers, the venue's wallet
+    balance (`venue_wallet`: the wallet, never the margin balance, which moves with every
+    mark), and `fetch_leverage` answers (venue market id → leverage) when given.
+
+    Positions are matched by the venue's market id: `market_ids` maps ccxt's unified symbols
+    (`BTC/USDT:USDT`) to it (`BTCUSDT`), as the local ledger names them.
+    """
     drifts = [
         Drift(account, f.symbol, "leverage", fmt(f.leverage), fmt(theirs))
         for f in local.positions
         if (theirs := (leverages or {}).get(f.symbol)) is not None and theirs != f.leverage
     ]
-    drifts += _position_drifts(account, local, positions, tolerance)
-    total = _decimal((balance.get(settle) or {}).get("total"))
-    local_total = local.wallet_balance + local.isolated_margin
-    if total is not None and abs(total - local_total) > tolerance.balance:
+    drifts += _position_drifts(account, local, positions, tolerance, market_ids or {})
+    local_wallet = local.wallet_balance + local.isolated_margin
+    if wallet is not None and abs(wallet - local_wallet) > tolerance.balance:
         drifts.append(
-            Drift(account, None, f"{settle} wallet balance", fmt(local_total), fmt(total))
+            Drift(account, None, f"{settle} wallet balance", fmt(local_wallet), fmt(wallet))
         )
     return drifts
+
+
+def venue_wallet(venue: str, balance: Mapping[str, Any], settle: str) -> Decimal | None:
+    """The wallet balance of `settle` in a ccxt `fetch_balance` answer.
+
+    Binance: ccxt 4.5.90 gives the margin balance (wallet + unrealized PnL) as `total`
+    (`parse_balance_custom`), so the wallet is read from the raw answer, `assets[].walletBalance`
+    (GET /fapi/v3/account), which includes isolated wallets as our ledger's sum does. Bybit:
+    `total` is the coin's `walletBalance` (GET /v5/account/wallet-balance).
+    """
+    if venue == "binance":
+        assets = (balance.get("info") or {}).get("assets") or []
+        row = next((a for a in assets if isinstance(a, Mapping) and a.get("asset") == settle), None)
+        return _decimal(row.get("walletBalance")) if row is not None else None
+    return _decimal((balance.get(settle) or {}).get("total"))
 
 
 def _signed_size(position: Mapping[str, Any] | None) -> Decimal:
@@ -73,17 +93,19 @@ def _signed_size(position: Mapping[str, Any] | None) -> Decimal:
     return -size if position.get("side") == "short" else size
 
 
+def _market_id(position: Mapping[str, Any], market_ids: Mapping[str, str]) -> str:
+    unified = str(position.get("symbol"))
+    return market_ids.get(unified) or str((position.get("info") or {}).get("symbol") or unified)
+
+
 def _position_drifts(
     account: str,
     local: AccountFigures,
     positions: Sequence[Mapping[str, Any]],
     tolerance: Tolerance,
+    market_ids: Mapping[str, str],
 ) -> list[Drift]:
-    remote = {
-        str((p.get("info") or {}).get("symbol") or p.get("symbol")): p
-        for p in positions
-        if _decimal(p.get("contracts"))
-    }
+    remote = {_market_id(p, market_ids): p for p in positions if _decimal(p.get("contracts"))}
     mine = {f.symbol: f for f in local.positions}
     drifts: list[Drift] = []
     for symbol in sorted(set(remote) | set(mine)):
@@ -100,6 +122,8 @@ def _position_drifts(
             ("entry price", ours.entry_price, _decimal(theirs.get("entryPrice"))),
             ("liquidation price", ours.liquidation_price, _decimal(theirs.get("liquidationPrice"))),
         ):
+            if their_value is None and field == "liquidation price":
+                continue  # not reported (Bybit unified cross rows send ""): nothing to compare
             if mine_value is None and their_value is None:
                 continue
             if (

@@ -41,7 +41,7 @@ from bot.core.feed_events import (
 )
 from bot.core.market import MarketEvent
 from bot.feeds.pipeline import FramePipeline
-from bot.venues.spec import VenueSpec
+from bot.venues.spec import FeedRoute, VenueSpec
 
 log = structlog.get_logger("marginbot.feed")
 
@@ -118,8 +118,7 @@ class FeedClient:
     def __init__(
         self,
         spec: VenueSpec,
-        url: str,
-        symbols: list[str],
+        route: FeedRoute,
         sink: Sink,
         *,
         settings: FeedSettings | None = None,
@@ -129,8 +128,9 @@ class FeedClient:
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.spec = spec
-        self.url = url
-        self.topics = [t for s in symbols for t in spec.topics(s)]
+        self.route = route
+        self.url = route.url
+        self.topics = list(route.topics)
         self.sink = sink
         self.settings = settings or FeedSettings()
         self.recorder = recorder
@@ -152,10 +152,10 @@ class FeedClient:
     def health(self) -> str | None:
         """None when market data flows; else what is wrong, in words."""
         if self.last_data_at is None:
-            return f"{self.spec.name}: no market data yet from {self.url}"
+            return f"{self.route.label}: no market data yet from {self.url}"
         silent = time.monotonic() - self.last_data_at
         if silent >= self.settings.stale_after_s:
-            return f"{self.spec.name}: no market data for {silent:.0f} s (stale)"
+            return f"{self.route.label}: no market data for {silent:.0f} s (stale)"
         return None
 
     def stop(self) -> None:
@@ -184,7 +184,7 @@ class FeedClient:
 
     async def _connect_once(self) -> tuple[float, bool, str]:
         self._conn_seq += 1
-        conn = f"{self.spec.name}.{self._conn_seq}"
+        conn = f"{self.route.label}.{self._conn_seq}"
         s = self.settings
         try:
             ws = await connect(
@@ -240,7 +240,8 @@ class FeedClient:
         self.pipeline.connect(conn, self.spec.name)
         self._emit(FeedConnected(self.spec.name, conn, self.url, self._attempt, now))
         log.info("feed_connected", venue=self.spec.name, conn=conn, url=self.url)
-        for frame in self.spec.subscribe_frames(self.topics, 1):
+        frames = [] if self.spec.subscribe_on_url else self.spec.subscribe_frames(self.topics, 1)
+        for frame in frames:
             self._record({"t": "send", "conn": conn, "ts": self.clock(), "data": frame})
             await self._send(ws, frame)
         pinger = None

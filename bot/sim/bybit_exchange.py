@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.core.commands import CancelOrder, PlaceOrder, SetLeverage
+from bot.core.commands import CancelOrder, PlaceOrder, SetLeverage, SetMarginMode
 from bot.core.engine import Engine
 from bot.core.engine_events import CommandRefused, OrderAccepted, OrderRejected
 from bot.core.figures import account_figures
@@ -81,6 +81,11 @@ def bybit_instruments(listing: dict[str, Any]) -> dict[str, Instrument]:
     return instruments
 
 
+def _wire_id(order_id: str) -> str:
+    """Bybit order ids are numeric strings: the engine's `sim-7` goes out as `7`."""
+    return order_id.rsplit("-", 1)[1]
+
+
 def reply(result: dict[str, Any] | None = None, code: int = 0, message: str = "OK") -> web.Response:
     return web.json_response(
         {
@@ -114,6 +119,7 @@ class SimBybitExchange:
         )
         self.engine = Engine({self.ACCOUNT: account})
         self.links: dict[str, str] = {}
+        self.margin_mode = "REGULAR_MARGIN"  # account-wide on a unified account
 
     @property
     def account(self) -> Account:
@@ -129,6 +135,7 @@ class SimBybitExchange:
             web.get("/v5/position/list", self._private(self.positions)),
             web.get("/v5/account/wallet-balance", self._private(self.wallet)),
             web.post("/v5/position/set-leverage", self._private(self.leverage)),
+            web.post("/v5/account/set-margin-mode", self._private(self.set_margin_mode)),
         ]
 
     def _private(self, handler: Any) -> Any:
@@ -184,7 +191,7 @@ class SimBybitExchange:
         return reply(
             {
                 "unifiedMarginStatus": 4,
-                "marginMode": "REGULAR_MARGIN",
+                "marginMode": self.margin_mode,
                 "isMasterTrader": False,
                 "spotHedgingStatus": "OFF",
                 "updatedTime": str(int(time.time() * 1000)),
@@ -229,11 +236,13 @@ class SimBybitExchange:
         accepted = next(e for e in events if isinstance(e, OrderAccepted))
         if request.client_id:
             self.links[request.client_id] = accepted.order_id
-        return reply({"orderId": accepted.order_id, "orderLinkId": request.client_id or ""})
+        return reply(
+            {"orderId": _wire_id(accepted.order_id), "orderLinkId": request.client_id or ""}
+        )
 
     def _find(self, p: dict[str, Any]) -> Order | None:
         desk = self.engine.desks[self.ACCOUNT]
-        order_id = self.links.get(p.get("orderLinkId", "")) or p.get("orderId", "")
+        order_id = self.links.get(p.get("orderLinkId", "")) or f"{self.ACCOUNT}-{p.get('orderId')}"
         return desk.orders.get(order_id)
 
     def cancel(self, p: dict[str, Any]) -> web.Response:
@@ -241,12 +250,12 @@ class SimBybitExchange:
         if order is None or order.status not in (OrderStatus.OPEN, OrderStatus.UNTRIGGERED):
             return reply(code=110001, message="order not exists or too late to cancel")
         self.engine.step(CancelOrder(self.ACCOUNT, order.id, time.time_ns()))
-        return reply({"orderId": order.id, "orderLinkId": order.request.client_id or ""})
+        return reply({"orderId": _wire_id(order.id), "orderLinkId": order.request.client_id or ""})
 
     def _order_json(self, order: Order) -> dict[str, Any]:
         r = order.request
         return {
-            "orderId": order.id,
+            "orderId": _wire_id(order.id),
             "orderLinkId": r.client_id or "",
             "symbol": r.symbol,
             "side": "Buy" if r.side is OrderSide.BUY else "Sell",
@@ -273,75 +282,169 @@ class SimBybitExchange:
         return reply({"list": rows, "nextPageCursor": "", "category": "linear"})
 
     def positions(self, p: dict[str, Any]) -> web.Response:
+        """`GET /v5/position/list` as a unified account answers it: every value a string, a
+        flat row (size "0", side "", with the leverage) for a symbol asked for by name, and
+        no liquidation or bankruptcy price ("") on cross rows."""
         now = str(int(time.time() * 1000))
-        rows = [
-            {
-                "positionIdx": 0,
-                "symbol": f.symbol,
-                "side": "Buy" if f.side.sign > 0 else "Sell",
-                "size": fmt(f.qty),
-                "avgPrice": fmt(f.entry_price),
-                "positionValue": fmt(f.qty * f.entry_price),
-                "tradeMode": 1 if f.margin_mode is MarginMode.ISOLATED else 0,
-                "leverage": fmt(f.leverage),
-                "markPrice": fmt(f.mark_price),
-                "liqPrice": fmt(f.liquidation_price) if f.liquidation_price else "",
-                "bustPrice": fmt(f.bankruptcy_price) if f.bankruptcy_price else "",
-                "positionIM": fmt(f.initial_margin),
-                "positionMM": fmt(f.maintenance_margin),
-                "positionBalance": fmt(f.isolated_margin),
-                "unrealisedPnl": fmt(f.unrealized_pnl),
-                "cumRealisedPnl": "0",
-                "positionStatus": "Normal",
-                "riskId": 1,
-                "riskLimitValue": "2000000",
-                "takeProfit": "",
-                "stopLoss": "",
-                "trailingStop": "0",
-                "autoAddMargin": 0,
-                "isReduceOnly": False,
-                "createdTime": now,
-                "updatedTime": now,
-                "seq": 1,
-            }
-            for f in account_figures(self.account).positions
-            if p.get("symbol") in (None, f.symbol)
-        ]
+        wanted = p.get("symbol")
+        rows = []
+        for f in account_figures(self.account).positions:
+            if wanted not in (None, f.symbol):
+                continue
+            isolated = f.margin_mode is MarginMode.ISOLATED
+            rows.append(
+                self._position_row(
+                    f.symbol,
+                    now,
+                    side="Buy" if f.side.sign > 0 else "Sell",
+                    size=fmt(f.qty),
+                    avgPrice=fmt(f.entry_price),
+                    positionValue=fmt(f.qty * f.entry_price),
+                    tradeMode="1" if isolated else "0",
+                    leverage=fmt(f.leverage),
+                    markPrice=fmt(f.mark_price),
+                    liqPrice=fmt(f.liquidation_price) if isolated and f.liquidation_price else "",
+                    bustPrice=fmt(f.bankruptcy_price) if isolated and f.bankruptcy_price else "",
+                    positionIM=fmt(f.initial_margin),
+                    positionMM=fmt(f.maintenance_margin),
+                    positionBalance=fmt(f.isolated_margin),
+                    unrealisedPnl=fmt(f.unrealized_pnl),
+                    adlRankIndicator="2",
+                )
+            )
+        if wanted is not None and not rows:
+            settings = self.account.settings(wanted)
+            mark = self.account.marks.get(wanted)
+            rows.append(
+                self._position_row(
+                    wanted,
+                    now,
+                    tradeMode="1" if settings.margin_mode is MarginMode.ISOLATED else "0",
+                    leverage=fmt(settings.leverage),
+                    markPrice=fmt(mark) if mark is not None else "",
+                )
+            )
         return reply({"list": rows, "nextPageCursor": "", "category": "linear"})
+
+    @staticmethod
+    def _position_row(symbol: str, now: str, **values: str) -> dict[str, Any]:
+        flat = {
+            "symbol": symbol,
+            "leverage": "10",
+            "autoAddMargin": "0",
+            "avgPrice": "0",
+            "liqPrice": "",
+            "riskLimitValue": "2000000",
+            "takeProfit": "",
+            "positionValue": "",
+            "isReduceOnly": False,
+            "tpslMode": "Full",
+            "riskId": "1",
+            "trailingStop": "0",
+            "unrealisedPnl": "",
+            "markPrice": "",
+            "adlRankIndicator": "0",
+            "cumRealisedPnl": "0",
+            "positionMM": "0",
+            "createdTime": now,
+            "positionIdx": "0",
+            "positionIM": "0",
+            "seq": "1",
+            "updatedTime": now,
+            "side": "",
+            "bustPrice": "",
+            "positionBalance": "0",
+            "leverageSysUpdatedTime": "",
+            "size": "0",
+            "positionStatus": "Normal",
+            "mmrSysUpdatedTime": now,
+            "stopLoss": "",
+            "tradeMode": "0",
+        }
+        return {**flat, **values}
 
     def wallet(self, p: dict[str, Any]) -> web.Response:
         f = account_figures(self.account)
         wallet = f.wallet_balance + f.isolated_margin
+        initial = sum((p.initial_margin for p in f.positions), ZERO)
         coin = {
-            "coin": "USDT",
+            "availableToBorrow": "",
+            "bonus": "0",
+            "accruedInterest": "0",
+            "availableToWithdraw": "",  # deprecated on unified accounts: always ""
+            "totalOrderIM": "0",
             "equity": fmt(f.margin_balance),
-            "walletBalance": fmt(wallet),
-            "unrealisedPnl": fmt(f.unrealized_pnl),
-            "availableToWithdraw": fmt(max(f.available_balance, ZERO)),
-            "totalPositionIM": "0",
             "totalPositionMM": fmt(f.maintenance_margin),
-            "locked": "0",
             "usdValue": fmt(f.margin_balance),
+            "unrealisedPnl": fmt(f.unrealized_pnl),
+            "collateralSwitch": True,
+            "spotHedgingQty": "0",
             "borrowAmount": "0",
+            "totalPositionIM": fmt(initial),
+            "walletBalance": fmt(wallet),
             "cumRealisedPnl": "0",
+            "locked": "0",
+            "marginCollateral": True,
+            "coin": "USDT",
         }
+        equity = f.margin_balance
         return reply(
             {
                 "list": [
                     {
+                        "totalEquity": fmt(equity),
+                        "accountIMRate": fmt(initial / equity) if equity > 0 else "0",
+                        "totalMarginBalance": fmt(equity),
+                        "totalInitialMargin": fmt(initial),
                         "accountType": "UNIFIED",
-                        "totalEquity": fmt(f.margin_balance),
-                        "totalWalletBalance": fmt(wallet),
-                        "totalMarginBalance": fmt(f.margin_balance),
                         "totalAvailableBalance": fmt(f.available_balance),
-                        "totalPerpUPL": fmt(f.unrealized_pnl),
-                        "totalInitialMargin": "0",
-                        "totalMaintenanceMargin": fmt(f.maintenance_margin),
                         "accountMMRate": fmt(f.margin_ratio or ZERO),
+                        "totalPerpUPL": fmt(f.unrealized_pnl),
+                        "totalWalletBalance": fmt(wallet),
+                        "accountLTV": "0",
+                        "totalMaintenanceMargin": fmt(f.maintenance_margin),
                         "coin": [coin],
                     }
                 ]
             }
+        )
+
+    def set_margin_mode(self, p: dict[str, Any]) -> web.Response:
+        """`POST /v5/account/set-margin-mode`: one margin mode for the whole unified account.
+
+        The envelope of a refusal (retCode 3400045 with `reasons`) is Bybit's documented one;
+        the reason codes below are the simulator's own, not confirmed exchange codes.
+        """
+        wanted = p.get("setMarginMode")
+        modes = {"ISOLATED_MARGIN": MarginMode.ISOLATED, "REGULAR_MARGIN": MarginMode.CROSS}
+        if wanted == "PORTFOLIO_MARGIN":
+            return self._margin_mode_refused("3400000", "portfolio margin is not simulated")
+        if wanted not in modes:
+            return reply(code=10001, message="params error: setMarginMode invalid")
+        busy = sorted(
+            {f.symbol for f in account_figures(self.account).positions}
+            | {
+                o.symbol
+                for o in self.engine.desks[self.ACCOUNT].orders.values()
+                if o.status in (OrderStatus.OPEN, OrderStatus.UNTRIGGERED)
+            }
+        )
+        if busy and wanted != self.margin_mode:
+            return self._margin_mode_refused(
+                "3400001", f"positions or open orders on {', '.join(busy)}: close them first"
+            )
+        for symbol in sorted(self.account.instruments):
+            if self.account.settings(symbol).margin_mode is not modes[wanted]:
+                self.engine.step(SetMarginMode(self.ACCOUNT, symbol, modes[wanted], time.time_ns()))
+        self.margin_mode = wanted
+        return reply({"reasons": []}, message="Request accepted")
+
+    @staticmethod
+    def _margin_mode_refused(code: str, message: str) -> web.Response:
+        return reply(
+            {"reasons": [{"reasonCode": code, "reasonMsg": message}]},
+            code=3400045,
+            message="Set margin mode failed",
         )
 
     def leverage(self, p: dict[str, Any]) -> web.Response:

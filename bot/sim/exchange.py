@@ -7,7 +7,14 @@ which are tested against the exchanges' documented examples instead.
 
 Error answers (Binance USDⓈ-M error codes): -1121 invalid symbol, -1013 lot size, -4014 tick
 size, -4164 minimum notional, -2019 margin is insufficient, -2022 reduce-only rejected, -2021
-would immediately trigger, -2011 unknown order, -4046 no need to change margin type.
+would immediately trigger, -2011 unknown order, -4046 no need to change margin type, -4120
+conditional order type sent to /fapi/v1/order.
+
+Conditional orders (stop, take-profit, trailing; Binance change log 2025-11-06, in force since
+2025-12-09) live in the Algo Service: `POST /fapi/v1/algoOrder` with `algoType=CONDITIONAL`,
+`triggerPrice`, `activatePrice` and `clientAlgoId`, answered `{algoId, clientAlgoId,
+algoStatus, ...}`; cancelled with `DELETE /fapi/v1/algoOrder`, listed by `GET
+/fapi/v1/openAlgoOrders`. Shapes as ccxt 4.5.90 documents them (`binance.py` `parse_order`).
 """
 
 from __future__ import annotations
@@ -56,6 +63,13 @@ TYPES = {
     "TRAILING_STOP_MARKET": OrderType.TRAILING_STOP_MARKET,
 }
 WIRE_TYPES = {v: k for k, v in TYPES.items()}
+CONDITIONAL = frozenset(
+    {"STOP_MARKET", "STOP", "TAKE_PROFIT_MARKET", "TAKE_PROFIT", "TRAILING_STOP_MARKET"}
+)
+ALGO_ONLY = (
+    -4120,
+    "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.",
+)
 TIF = {
     "GTC": TimeInForce.GTC,
     "IOC": TimeInForce.IOC,
@@ -87,6 +101,7 @@ class SimExchange:
         )
         self.engine = Engine({self.ACCOUNT: account})
         self.client_ids: dict[str, str] = {}
+        self.algo_ids: set[str] = set()  # orders placed through the Algo Service
 
     @property
     def account(self) -> Account:
@@ -121,20 +136,41 @@ class SimExchange:
             if r.trigger_source is PriceSource.MARK
             else "CONTRACT_PRICE",
             "priceProtect": False,
+            "priceMatch": "NONE",
+            "selfTradePreventionMode": "NONE",
+            "goodTillDate": 0,
             "updateTime": int(time.time() * 1000),
         }
 
     def place(self, p: dict[str, str]) -> web.Response:
+        if p.get("type", "") in CONDITIONAL:
+            return error(*ALGO_ONLY)
+        return self._place(p, algo=False)
+
+    def place_algo(self, p: dict[str, str]) -> web.Response:
+        if p.get("algoType") != "CONDITIONAL":
+            return error(
+                -1102, "Mandatory parameter 'algoType' was not sent, was empty/null, or malformed."
+            )
+        if p.get("type", "") not in CONDITIONAL:
+            return error(-1116, "Invalid orderType.")
+        return self._place(p, algo=True)
+
+    def _place(self, p: dict[str, str], algo: bool) -> web.Response:
         kind = TYPES.get(p.get("type", ""))
         if kind is None:
             return error(-1116, "Invalid orderType.")
+        trigger, activation = (
+            ("triggerPrice", "activatePrice") if algo else ("stopPrice", "activationPrice")
+        )
+        client_id = p.get("clientAlgoId" if algo else "newClientOrderId")
         request = OrderRequest(
             symbol=p.get("symbol", ""),
             side=OrderSide(p.get("side", "").lower() or "buy"),
             type=kind,
             qty=_decimal(p, "quantity"),
             price=_decimal(p, "price"),
-            trigger_price=_decimal(p, "stopPrice"),
+            trigger_price=_decimal(p, trigger),
             trigger_source=PriceSource.MARK
             if p.get("workingType") == "MARK_PRICE"
             else PriceSource.LAST,
@@ -143,7 +179,8 @@ class SimExchange:
             close_position=p.get("closePosition") == "true",
             slot=PositionSlot(p.get("positionSide", "BOTH").lower()),
             callback_rate=(_decimal(p, "callbackRate") or ZERO) / 100 or None,
-            client_id=p.get("newClientOrderId"),
+            activation_price=_decimal(p, activation),
+            client_id=client_id,
         )
         events = self.engine.step(PlaceOrder(self.ACCOUNT, request, time.time_ns()))
         for event in events:
@@ -154,17 +191,66 @@ class SimExchange:
         order = self.engine.desks[self.ACCOUNT].orders[accepted.order_id]
         if request.client_id:
             self.client_ids[request.client_id] = order.id
+        if algo:
+            self.algo_ids.add(order.id)
+            return web.json_response(self.algo_json(order))
         fills = [e for e in events if isinstance(e, OrderFilled)]
         return web.json_response(self.order_json(order, fills[0].fill.price if fills else None))
 
-    def _find(self, p: dict[str, str]) -> Order | None:
+    def algo_json(self, order: Order) -> dict[str, Any]:
+        """An algo order as `POST/GET /fapi/v1/algoOrder` answer it."""
+        r = order.request
+        status = {
+            OrderStatus.UNTRIGGERED: "NEW",
+            OrderStatus.CANCELED: "CANCELED",
+            OrderStatus.FILLED: "FINISHED",
+        }.get(order.status, "TRIGGERED")
+        now = int(time.time() * 1000)
+        return {
+            "algoId": int(order.id.rsplit("-", 1)[1]),
+            "clientAlgoId": r.client_id or order.id,
+            "algoType": "CONDITIONAL",
+            "orderType": WIRE_TYPES[r.type],
+            "symbol": r.symbol,
+            "side": r.side.value.upper(),
+            "positionSide": r.slot.value.upper(),
+            "timeInForce": "GTC",
+            "quantity": fmt(r.qty or ZERO),
+            "algoStatus": status,
+            "triggerPrice": fmt(r.trigger_price or ZERO),
+            "price": fmt(r.price or ZERO),
+            "icebergQuantity": None,
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+            "workingType": "MARK_PRICE"
+            if r.trigger_source is PriceSource.MARK
+            else "CONTRACT_PRICE",
+            "priceMatch": "NONE",
+            "closePosition": r.close_position,
+            "priceProtect": False,
+            "reduceOnly": r.reduce_only,
+            "activatePrice": fmt(r.activation_price) if r.activation_price else "",
+            "callbackRate": fmt(r.callback_rate * 100) if r.callback_rate else "",
+            "createTime": now,
+            "updateTime": now,
+            "triggerTime": 0,
+            "goodTillDate": 0,
+        }
+
+    def _find(self, p: dict[str, str], algo: bool = False) -> Order | None:
         desk = self.engine.desks[self.ACCOUNT]
-        if "origClientOrderId" in p:
-            found = self.client_ids.get(p["origClientOrderId"])
-            return desk.orders.get(found) if found else None
-        if "orderId" in p:
-            return desk.orders.get(f"{self.ACCOUNT}-{p['orderId']}")
-        return None
+        client_key, id_key = (
+            ("clientAlgoId", "algoId") if algo else ("origClientOrderId", "orderId")
+        )
+        found: Order | None = None
+        if client_key in p:
+            order_id = self.client_ids.get(p[client_key])
+            found = desk.orders.get(order_id) if order_id else None
+        elif id_key in p:
+            found = desk.orders.get(f"{self.ACCOUNT}-{p[id_key]}")
+        # The two services keep their own orders: an id of one is unknown to the other.
+        if found is not None and (found.id in self.algo_ids) != algo:
+            return None
+        return found
 
     def cancel(self, p: dict[str, str]) -> web.Response:
         order = self._find(p)
@@ -172,6 +258,27 @@ class SimExchange:
             return error(-2011, "Unknown order sent.")
         self.engine.step(CancelOrder(self.ACCOUNT, order.id, time.time_ns()))
         return web.json_response(self.order_json(order))
+
+    def cancel_algo(self, p: dict[str, str]) -> web.Response:
+        order = self._find(p, algo=True)
+        if order is None or order.status is not OrderStatus.UNTRIGGERED:
+            return error(-2011, "Unknown order sent.")
+        self.engine.step(CancelOrder(self.ACCOUNT, order.id, time.time_ns()))
+        answer = self.algo_json(order)
+        return web.json_response(
+            {
+                "algoId": answer["algoId"],
+                "clientAlgoId": answer["clientAlgoId"],
+                "code": "200",
+                "msg": "success",
+            }
+        )
+
+    def query_algo(self, p: dict[str, str]) -> web.Response:
+        order = self._find(p, algo=True)
+        if order is None:
+            return error(-2013, "Order does not exist.")
+        return web.json_response(self.algo_json(order))
 
     def open_orders(self, p: dict[str, str]) -> web.Response:
         desk = self.engine.desks[self.ACCOUNT]
@@ -181,6 +288,20 @@ class SimExchange:
                 self.order_json(o)
                 for o in desk.orders.values()
                 if o.status in (OrderStatus.OPEN, OrderStatus.UNTRIGGERED)
+                and o.id not in self.algo_ids
+                and (symbol is None or o.symbol == symbol)
+            ]
+        )
+
+    def open_algo_orders(self, p: dict[str, str]) -> web.Response:
+        desk = self.engine.desks[self.ACCOUNT]
+        symbol = p.get("symbol")
+        return web.json_response(
+            [
+                self.algo_json(o)
+                for o in desk.orders.values()
+                if o.status is OrderStatus.UNTRIGGERED
+                and o.id in self.algo_ids
                 and (symbol is None or o.symbol == symbol)
             ]
         )
@@ -232,10 +353,18 @@ class SimExchange:
             "crossUnPnl": fmt(f.cross_margin_balance - f.wallet_balance),
             "availableBalance": fmt(f.available_balance),
             "maxWithdrawAmount": fmt(max(f.available_balance, ZERO)),
+            "marginAvailable": True,
             "updateTime": int(time.time() * 1000),
         }
         return web.json_response(
             {
+                "feeTier": 0,
+                "canTrade": True,
+                "canDeposit": True,
+                "canWithdraw": True,
+                "tradeGroupId": -1,
+                "updateTime": 0,
+                "multiAssetsMargin": False,
                 "totalInitialMargin": "0",
                 "totalMaintMargin": fmt(f.maintenance_margin),
                 "totalWalletBalance": asset["walletBalance"],

@@ -5,6 +5,7 @@ action = "drop"       # drop | stall | malformed | truncate | duplicate | reorde
                       # refuse_429 | close_after | rate_limit_frame
 connection = 1        # the n-th connection to the venue's endpoint (1 = first); omit: all
 venue = "binance"     # omit: every venue
+endpoint = "market"   # Binance: "public" or "market"; omit: every endpoint
 after_s = 2.0         # seconds after the connection opened, or
 at_s = 30.0           # by schedule: seconds after the simulator started
 duration_s = 5.0      # stall: how long to stay silent (0 = until the client leaves)
@@ -46,10 +47,13 @@ class Fault:
     duration_s: float = 0.0
     count: int = 1
     retry_after: int = 1
+    endpoint: str | None = None
 
-    def applies(self, venue: str, connection: int) -> bool:
-        return (self.venue is None or self.venue == venue) and (
-            self.connection is None or self.connection == connection
+    def applies(self, venue: str, connection: int, endpoint: str = "") -> bool:
+        return (
+            (self.venue is None or self.venue == venue)
+            and (self.endpoint is None or self.endpoint == endpoint)
+            and (self.connection is None or self.connection == connection)
         )
 
 
@@ -57,12 +61,17 @@ class Fault:
 class FaultPlan:
     faults: tuple[Fault, ...] = ()
 
-    def for_connection(self, venue: str, connection: int) -> list[Fault]:
-        return [f for f in self.faults if f.applies(venue, connection)]
+    def for_connection(self, venue: str, connection: int, endpoint: str = "") -> list[Fault]:
+        return [f for f in self.faults if f.applies(venue, connection, endpoint)]
 
-    def refuses(self, venue: str, connection: int) -> Fault | None:
+    def refuses(self, venue: str, connection: int, endpoint: str = "") -> Fault | None:
         return next(
-            (f for f in self.for_connection(venue, connection) if f.action == "refuse_429"), None
+            (
+                f
+                for f in self.for_connection(venue, connection, endpoint)
+                if f.action == "refuse_429"
+            ),
+            None,
         )
 
 

@@ -17,8 +17,11 @@ import orjson
 class Subscriber:
     venue: str
     number: int  # the n-th connection to this venue's endpoint
+    endpoint: str = ""  # Binance: "public" or "market"
+    raw: bool = False  # Binance ws mode: payloads without the combined-stream envelope
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=50_000))
     topics: set[str] = field(default_factory=set)
+    unserved: set[str] = field(default_factory=set)  # asked for on an endpoint that lacks them
     snapshotted: set[str] = field(default_factory=set)
     dropped: int = 0
 

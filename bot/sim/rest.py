@@ -82,6 +82,10 @@ class RestApi:
             web.post("/fapi/v1/order", self._private(self.exchange.place)),
             web.delete("/fapi/v1/order", self._private(self.exchange.cancel)),
             web.get("/fapi/v1/openOrders", self._private(self.exchange.open_orders)),
+            web.post("/fapi/v1/algoOrder", self._private(self.exchange.place_algo)),
+            web.delete("/fapi/v1/algoOrder", self._private(self.exchange.cancel_algo)),
+            web.get("/fapi/v1/algoOrder", self._private(self.exchange.query_algo)),
+            web.get("/fapi/v1/openAlgoOrders", self._private(self.exchange.open_algo_orders)),
             web.get("/fapi/v3/positionRisk", self._private(self.exchange.positions)),
             web.get("/fapi/v2/positionRisk", self._private(self.exchange.positions)),
             web.get("/fapi/v3/account", self._private(self.exchange.account_info)),
@@ -257,21 +261,38 @@ class RestApi:
         return _bybit_ok(result)
 
     async def bybit_tickers(self, request: web.Request) -> web.Response:
-        rows = [
-            {
-                "symbol": s,
-                "lastPrice": fmt(p.last or Decimal(0)),
-                "markPrice": fmt(p.mark or Decimal(0)),
-                "indexPrice": fmt(p.index or p.mark or Decimal(0)),
-                "bid1Price": fmt(p.bid or Decimal(0)),
-                "ask1Price": fmt(p.ask or Decimal(0)),
-                "fundingRate": "0.0001",
-                "price24hPcnt": "0",
-                "volume24h": "0",
-                "turnover24h": "0",
-            }
-            for s, p in self._selected(request, "bybit").items()
-        ]
+        now = int(time.time() * 1000)
+        rows = []
+        for s, p in self._selected(request, "bybit").items():
+            last = fmt(p.last or p.mark or Decimal(0))
+            rows.append(
+                {
+                    "symbol": s,
+                    "lastPrice": last,
+                    "indexPrice": fmt(p.index or p.mark or Decimal(0)),
+                    "markPrice": fmt(p.mark or Decimal(0)),
+                    "prevPrice24h": last,
+                    "price24hPcnt": "0",
+                    "highPrice24h": last,
+                    "lowPrice24h": last,
+                    "prevPrice1h": last,
+                    "openInterest": "0",
+                    "openInterestValue": "0",
+                    "turnover24h": "0",
+                    "volume24h": "0",
+                    "fundingRate": "0.0001",
+                    "nextFundingTime": str((now // 28_800_000 + 1) * 28_800_000),
+                    "predictedDeliveryPrice": "",  # a perpetual has no delivery
+                    "basisRate": "",
+                    "deliveryFeeRate": "",
+                    "deliveryTime": "0",
+                    "ask1Size": "1" if p.ask else "0",
+                    "bid1Price": fmt(p.bid or Decimal(0)),
+                    "ask1Price": fmt(p.ask or Decimal(0)),
+                    "bid1Size": "1" if p.bid else "0",
+                    "basis": "",
+                }
+            )
         return _bybit_ok({"category": "linear", "list": rows})
 
     async def bybit_coins(self, request: web.Request) -> web.Response:

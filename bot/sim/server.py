@@ -24,10 +24,40 @@ from bot.sim.faults import Fault, FaultPlan
 from bot.sim.hub import Hub, Subscriber
 from bot.sim.rest import RestApi
 from bot.sim.sources import Source
+from bot.venues.spec import BINANCE, SPECS, FeedRoute
 
 log = structlog.get_logger("marginbot.sim")
 
-WS_PATHS = {"/stream": "binance", "/v5/public/linear": "bybit"}
+
+@dataclass(frozen=True, slots=True)
+class WsPath:
+    """What a websocket path of the simulator serves, as the real host serves it."""
+
+    venue: str
+    endpoint: str = ""  # Binance: "public" or "market" (bot/venues/spec.py routes streams)
+    raw: bool = False  # Binance ws mode: payloads without the `{"stream","data"}` envelope
+    retired: bool = False  # accepted and acknowledged, but no data (Binance's legacy root)
+
+
+# Binance USDⓈ-M since the 2026 base URL split (legacy root retired 2026-04-23): /public and
+# /market, each in stream mode (`/stream?streams=a/b` or SUBSCRIBE) and ws mode (`/ws/a/b` or
+# SUBSCRIBE); a stream asked for on the wrong one is not served. The legacy `/stream` and
+# `/ws` still complete the handshake and then send nothing, as reported of the real host.
+WS_PATHS: dict[str, WsPath] = {
+    **{
+        path.format(endpoint=endpoint): WsPath("binance", endpoint, raw=path.endswith("ws"))
+        for endpoint in ("public", "market")
+        for path in ("/{endpoint}/stream", "/{endpoint}/ws")
+    },
+    **{
+        f"/{endpoint}/ws/{{streams:.+}}": WsPath("binance", endpoint, raw=True)
+        for endpoint in ("public", "market")
+    },
+    "/stream": WsPath("binance", retired=True),
+    "/ws": WsPath("binance", raw=True, retired=True),
+    "/ws/{streams:.+}": WsPath("binance", raw=True, retired=True),
+    "/v5/public/linear": WsPath("bybit"),
+}
 RATE_LIMIT_FRAMES = {
     "binance": '{"code":-1003,"msg":"Too many requests; current limit is 10 messages per second."}',
     "bybit": '{"success":false,"ret_msg":"Too many requests","op":"subscribe"}',
@@ -83,13 +113,18 @@ class Simulator:
     def base_url(self, scheme: str = "http") -> str:
         return f"{scheme}://{self.host}:{self.port}"
 
-    def ws_url(self, venue: str) -> str:
-        path = next(p for p, v in WS_PATHS.items() if v == venue)
-        return self.base_url("ws") + path
+    def routes(self, venue: str, symbols: list[str]) -> list[FeedRoute]:
+        """The connections a feed of `venue` keeps to this simulator for `symbols`."""
+        return SPECS[venue].routes("sim", symbols, self.base_url("ws"))
+
+    def route(self, venue: str, symbols: list[str], endpoint: str = "") -> FeedRoute:
+        return next(r for r in self.routes(venue, symbols) if r.endpoint == endpoint)
 
     async def start(self) -> None:
         app = web.Application(middlewares=[self.rest.log_requests])
-        app.add_routes([web.get(path, self._websocket) for path in WS_PATHS])
+        app.add_routes(
+            [web.get(path, self._websocket_for(where)) for path, where in WS_PATHS.items()]
+        )
         app.add_routes(self.rest.routes())
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -157,11 +192,20 @@ class Simulator:
 
     # -- websocket connections -----------------------------------------------------------------
 
-    async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        venue = WS_PATHS[request.path]
+    def _websocket_for(self, where: WsPath) -> Any:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._websocket(request, where)
+
+        return handler
+
+    async def _websocket(self, request: web.Request, where: WsPath) -> web.StreamResponse:
+        venue = where.venue
+        key = f"{venue}.{where.endpoint}" if where.endpoint else venue
         self.stats.connections[venue] += 1
-        number = self.stats.connections[venue]
-        refusal = self.faults.refuses(venue, number)
+        if key != venue:
+            self.stats.connections[key] += 1
+        number = self.stats.connections[key]
+        refusal = self.faults.refuses(venue, number, where.endpoint)
         if refusal is not None:
             self.stats.refused += 1
             self.stats.faults_applied["refuse_429"] += 1
@@ -173,13 +217,15 @@ class Simulator:
         ws = web.WebSocketResponse(autoping=True, heartbeat=None, max_msg_size=2**20)
         await ws.prepare(request)
         self._sockets.add(ws)
-        subscriber = Subscriber(venue, number)
+        subscriber = Subscriber(venue, number, where.endpoint, where.raw)
         self.hub.add(subscriber)
-        streams = request.query.get("streams")
+        streams = request.query.get("streams") or request.match_info.get("streams")
         if venue == "binance" and streams:
-            self.hub.subscribe(subscriber, streams.split("/"))
-        faults = self.faults.for_connection(venue, number)
-        writer = self._spawn(self._deliver(ws, request, subscriber, faults), f"sim-{venue}-out")
+            self._subscribe(subscriber, streams.split("/"))
+        if where.retired:
+            log.warning("sim_retired_endpoint", path=request.path, serves="nothing")
+        faults = self.faults.for_connection(venue, number, where.endpoint)
+        writer = self._spawn(self._deliver(ws, request, subscriber, faults), f"sim-{key}-out")
         try:
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
@@ -206,8 +252,7 @@ class Simulator:
         if subscriber.venue == "binance":
             method, params = message.get("method"), message.get("params") or []
             if method == "SUBSCRIBE":
-                self.stats.subscribe_requests[f"binance.{subscriber.number}"] += 1
-                self.hub.subscribe(subscriber, list(params))
+                self._subscribe(subscriber, list(params))
             elif method == "UNSUBSCRIBE":
                 subscriber.topics.difference_update(params)
             await ws.send_str(orjson.dumps({"result": None, "id": message.get("id")}).decode())
@@ -232,6 +277,15 @@ class Simulator:
             subscriber.topics.difference_update(message.get("args") or [])
         await ws.send_str(orjson.dumps(reply).decode())
 
+    def _subscribe(self, subscriber: Subscriber, topics: list[str]) -> None:
+        """Binance serves each stream on one endpoint only, and nothing on the retired root:
+        the rest is acknowledged and never sent, as the real host does."""
+        where = f"{subscriber.venue}.{subscriber.endpoint}" if subscriber.endpoint else "binance"
+        self.stats.subscribe_requests[f"{where}.{subscriber.number}"] += 1
+        served = [t for t in topics if BINANCE.endpoint_of(t) == subscriber.endpoint]
+        subscriber.unserved.update(set(topics) - set(served))
+        self.hub.subscribe(subscriber, served)
+
     async def _deliver(
         self,
         ws: web.WebSocketResponse,
@@ -250,7 +304,7 @@ class Simulator:
         ]
         for fault in faults:
             if fault.action in ("drop", "close_after", "rate_limit_frame"):
-                self._spawn(self._end_later(ws, request, fault), "sim-fault-end")
+                self._spawn(self._end_later(ws, request, subscriber.venue, fault), "sim-fault-end")
         frame_faults = {
             f.action: f.count
             for f in faults
@@ -289,21 +343,32 @@ class Simulator:
                     frame_faults[action] -= 1
                     self.stats.faults_applied[action] += 1
             for frame in outgoing:
-                await ws.send_str(frame)
+                await ws.send_str(_unwrapped(frame) if subscriber.raw else frame)
 
     @staticmethod
     def _fault(faults: list[Fault], action: str) -> Fault:
         return next(f for f in faults if f.action == action)
 
     async def _end_later(
-        self, ws: web.WebSocketResponse, request: web.Request, fault: Fault
+        self, ws: web.WebSocketResponse, request: web.Request, venue: str, fault: Fault
     ) -> None:
         await asyncio.sleep(fault.after_s)
         self.stats.faults_applied[fault.action] += 1
         if fault.action == "rate_limit_frame":
-            await ws.send_str(RATE_LIMIT_FRAMES[WS_PATHS[request.path]])
+            await ws.send_str(RATE_LIMIT_FRAMES[venue])
             await ws.close(message=b"rate limited")
         elif fault.action == "drop" and request.transport is not None:
             request.transport.abort()  # the TCP connection vanishes: no close frame
         else:
             await ws.close(message=b"simulated scheduled close")
+
+
+def _unwrapped(frame: str) -> str:
+    """A combined-stream frame as ws mode sends it: the payload alone."""
+    try:
+        document = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return frame  # a fault's malformed frame goes out as it is
+    if isinstance(document, dict) and isinstance(document.get("data"), dict):
+        return orjson.dumps(document["data"]).decode()
+    return frame

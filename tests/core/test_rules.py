@@ -151,6 +151,14 @@ def test_event_alerts() -> None:
     assert rules.on_event(FeedRecovered("binance", "binance.3", 0.5, 7)) == []
     assert (stale[0].severity, back[0].kind) == (Severity.WARNING, "feed_recovered")
     assert stale[0].message == "binance feed silent for 15.0 s"
+    # Binance's two endpoints are two streams: each has its own outage.
+    market = rules.on_event(FeedStale("binance", "binance.market.1", 15.0, 8))
+    assert market[0].message == "binance.market feed silent for 15.0 s"
+    assert ("stream", "binance.market") in market[0].details
+    assert kinds(rules.on_event(FeedStale("binance", "binance.public.1", 15.0, 9))) == [
+        "feed_stale"
+    ]
+    assert rules.on_event(FeedStale("binance", "binance.market.2", 15.0, 10)) == []
 
 
 def test_liquidated_alert_carries_prices_and_loss() -> None:

@@ -113,17 +113,66 @@ def test_compare_matches_and_finds_drift() -> None:
         "entryPrice": 10000.0,
         "liquidationPrice": 8032.13,
     }
-    assert compare("a", local, [position], {"USDT": {"total": 1000.0}}, "USDT", Tolerance()) == []
+    assert compare("a", local, [position], Decimal(1000), "USDT", Tolerance()) == []
     drifts = compare(
         "a",
         local,
         [{**position, "contracts": 0.4}],
-        {"USDT": {"total": 1003.5}},
+        Decimal("1003.5"),
         "USDT",
         Tolerance(),
     )
     assert [d.field for d in drifts] == ["position size", "USDT wallet balance"]
     assert drifts[0].describe() == "[a] BTCUSDT position size: local 0.5, exchange 0.4"
+
+
+def test_compare_keys_positions_and_leverage_by_the_venues_market_id() -> None:
+    """ccxt's Bybit position carries the unified symbol, also in `info.symbol` when it came
+    from a flat or a cross row: matched through the market map, a leverage drift shows."""
+    from bot.core.events import Fill
+    from bot.core.values import OrderSide
+
+    account = make_account("1000")
+    account.apply_fill(Fill("BTCUSDT", OrderSide.BUY, Decimal("0.5"), Decimal(10_000)))
+    local = account_figures(account)
+    position = {
+        "symbol": "BTC/USDT:USDT",
+        "info": {"symbol": "BTC/USDT:USDT"},
+        "contracts": 0.5,
+        "side": "long",
+        "entryPrice": 10000.0,
+        "liquidationPrice": None,  # a unified cross row: liqPrice ""
+    }
+    ids = {"BTC/USDT:USDT": "BTCUSDT"}
+    assert compare("a", local, [position], Decimal(1000), "USDT", Tolerance(), None, ids) == []
+    [drift] = compare(
+        "a", local, [position], Decimal(1000), "USDT", Tolerance(), {"BTCUSDT": Decimal(5)}, ids
+    )
+    assert drift.describe() == "[a] BTCUSDT leverage: local 10, exchange 5"
+
+
+def test_the_binance_wallet_is_the_wallet_not_the_margin_balance() -> None:
+    from bot.execution.reconcile import venue_wallet
+
+    # ccxt's `total` for Binance is marginBalance: wallet 9,999.7 with +10 unrealized.
+    balance = {
+        "USDT": {"total": 10009.7, "free": 9000.0},
+        "info": {
+            "assets": [
+                {"asset": "BNB", "walletBalance": "1.5", "marginBalance": "1.5"},
+                {"asset": "USDT", "walletBalance": "9999.70000000", "marginBalance": "10009.7"},
+            ]
+        },
+    }
+    assert venue_wallet("binance", balance, "USDT") == Decimal("9999.7")
+    assert venue_wallet("bybit", {"USDT": {"total": "3322.25896609"}}, "USDT") == Decimal(
+        "3322.25896609"
+    )
+    assert venue_wallet("binance", {"USDT": {"total": 1.0}, "info": {}}, "USDT") is None
+    local = account_figures(make_account("9999.7"))
+    assert (
+        compare("a", local, [], venue_wallet("binance", balance, "USDT"), "USDT", Tolerance()) == []
+    )
 
 
 def test_credentials_from_env_or_a_private_secrets_file(tmp_path, monkeypatch) -> None:
@@ -387,3 +436,27 @@ async def test_mirror_cancels_with_the_venues_own_client_id_parameter(venue: str
             assert book.account.open_order_count("BTCUSDT") == 0
         finally:
             await mirror.close()
+
+
+@pytest.mark.parametrize(
+    ("venue", "network", "host"),
+    [
+        ("binance", "mainnet", "https://fapi.binance.com/"),
+        ("binance", "testnet", "https://demo-fapi.binance.com/"),
+        ("binance", "demo", "https://demo-fapi.binance.com/"),
+        ("bybit", "mainnet", "https://api.{hostname}"),
+        ("bybit", "testnet", "https://api-testnet.{hostname}"),
+        ("bybit", "demo", "https://api-demo.{hostname}"),
+    ],
+)
+async def test_instruments_for_a_testnet_feed_load_from_the_testnet(
+    venue: str, network: str, host: str
+) -> None:
+    from bot.execution.mirror import public_exchange
+
+    exchange = public_exchange(venue, None, network)
+    try:
+        api = exchange.urls["api"]["fapiPublic" if venue == "binance" else "public"]
+        assert api.startswith(host)
+    finally:
+        await exchange.close()

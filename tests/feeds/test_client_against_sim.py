@@ -55,10 +55,11 @@ class Run:
         self, spec: VenueSpec, sim: Simulator, settings: FeedSettings = FAST, **kwargs
     ) -> None:
         self.events: list[tuple[float, object]] = []
+        # Binance's mark prices come from its /market endpoint.
+        endpoint = "market" if spec.name == "binance" else ""
         self.client = FeedClient(
             spec,
-            sim.ws_url(spec.name),
-            ["BTCUSDT"],
+            sim.route(spec.name, ["BTCUSDT"], endpoint),
             self.sink,
             settings=settings,
             rng=random.Random(7),
@@ -110,10 +111,10 @@ async def test_reconnects_after_a_drop_and_subscribes_again() -> None:
             ),
         )
         assert sim.stats.connections["binance"] == 2
-        assert sim.stats.subscribe_requests == {"binance.1": 1, "binance.2": 1}
+        assert sim.stats.subscribe_requests == {"binance.market.1": 1, "binance.market.2": 1}
     [dropped, *_] = run.of(FeedDisconnected)
     assert "no close frame" in dropped.reason
-    assert [c.conn for c in run.of(FeedConnected)] == ["binance.1", "binance.2"]
+    assert [c.conn for c in run.of(FeedConnected)] == ["binance.market.1", "binance.market.2"]
     assert run.of(FeedRecovered)
     assert run.client.stats.reconnects == 1
 
@@ -127,7 +128,7 @@ async def test_a_stall_is_detected_within_the_configured_time() -> None:
     # Silent from 0.5 s; declared stale 1.0 s later (plus scheduling slack).
     assert 1.4 <= stale_at - started <= 2.2
     [recovered] = run.of(FeedRecovered)
-    assert recovered.conn == "binance.2"
+    assert recovered.conn == "binance.market.2"
     assert 1.0 <= recovered.outage_s < 3.0
 
 
@@ -188,8 +189,7 @@ async def test_backs_off_longer_on_429() -> None:
 def test_retry_after_is_honoured() -> None:
     client = FeedClient(
         BINANCE,
-        "ws://127.0.0.1:9",
-        ["BTCUSDT"],
+        BINANCE.routes("sim", ["BTCUSDT"], "ws://127.0.0.1:9")[0],
         lambda _: None,
         settings=FAST,
         rng=random.Random(1),
