@@ -84,6 +84,9 @@ class MqttConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     tls_cert_file: str | None = None  # client certificate (optional)
     tls_key_file: str | None = None
     keepalive_s: int = 30
+    # Trader commands on `<prefix>/cmd`: off unless asked for, and then only signed ones, with
+    # each account's command secret (docs/commands.md, Signing a command).
+    commands: bool = False
 
 
 class StrategyConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -31,7 +31,8 @@ from bot.aio import wait_event
 from bot.alerts.dispatch import AlertDispatch
 from bot.config import AccountConfig, AlertsConfig, Config, accounts_digest, config_digest
 from bot.control.handler import CommandHandler
-from bot.control.mqtt_commands import serve_commands
+from bot.control.mqtt_commands import CommandChannel, serve_commands
+from bot.control.signing import CommandGate
 from bot.control.socket_server import ControlServer
 from bot.core.alerts import Alert, Severity
 from bot.core.commands import LoadInstruments
@@ -41,9 +42,9 @@ from bot.core.ledger import Account, FeeSchedule
 from bot.core.market import MarketEvent, MarkPrice
 from bot.core.rules import AlertRules, RuleBook, RuleSettings
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
-from bot.errors import MarginbotError
+from bot.errors import ConfigError, MarginbotError
 from bot.execution.coordinator import TestnetCoordinator, build_mirrors
-from bot.execution.credentials import load_credentials
+from bot.execution.credentials import load_command_secret, load_credentials
 from bot.execution.events import ReconciliationDrift
 from bot.feeds.client import FeedClient, FeedSettings
 from bot.markets.snapshot import bundled_for
@@ -51,6 +52,7 @@ from bot.metrics import MetricsServer
 from bot.session.events_out import event_line, kind_of
 from bot.session.format import SessionHeader
 from bot.session.io import RotatingRecorder
+from bot.state.quarantine import Quarantine
 from bot.state.store import Recovery, StateStore
 from bot.strategy import MarketView, load_strategy
 from bot.terminal import describe
@@ -127,14 +129,18 @@ class Daemon:
         self.mirrors = self.testnet.mirrors
         self.state: StateStore | None = None
         self.recovery: Recovery | None = None
-        if config.state.enabled and config.accounts:
+        keep_state = config.state.enabled and bool(config.accounts)
+        self.quarantine = Quarantine(
+            Path(config.state.directory) / "quarantine.jsonl" if keep_state else None
+        )
+        if keep_state:
             self.state = StateStore(
                 Path(config.state.directory),
                 accounts_digest(config),
                 fsync=config.state.durability == "power",
                 keep_journal=config.state.keep_journal,
             )
-            self.recovery = self.state.recover(lambda: build_engine(config))
+            self.recovery = self.state.recover(lambda: build_engine(config), self.quarantine)
             self.engine = self.recovery.engine
         else:
             self.engine = build_engine(config)
@@ -158,8 +164,25 @@ class Daemon:
                 config.recording.max_file_mb * 2**20,
                 config.recording.compress,
             )
-        self.engine_error: str | None = None  # set when the engine stopped on an internal error
         self.refused_inputs: dict[str, int] = {}  # bad market data skipped, by kind
+        # Signed MQTT commands (bot/control/signing.py): only when asked for, and refused at
+        # start when no account has a command secret to sign them with.
+        self.commands = CommandChannel()
+        self.command_task: asyncio.Task[None] | None = None
+        self.command_gate: CommandGate | None = None
+        if config.mqtt.enabled and config.mqtt.commands:
+            secrets = {
+                a.name: secret
+                for a in config.accounts
+                if (secret := load_command_secret(a.name, a.secrets_file)) is not None
+            }
+            if not secrets:
+                raise ConfigError(
+                    "mqtt.commands is on but no account has a command secret: set "
+                    "MARGINBOT_<ACCOUNT>_COMMAND_SECRET (or command_secret in its secrets "
+                    "file), or turn mqtt.commands off"
+                )
+            self.command_gate = CommandGate(secrets)
         self.handler = CommandHandler(
             self.engine,
             self._record,
@@ -235,23 +258,20 @@ class Daemon:
             "outbox_depth": self.outbox.depth() if self.outbox is not None else None,
             "alerts_raised": sum(self.alert_counts.values()),
             "metrics": self.metrics_url,
-            "engine_error": self.engine_error,
+            "quarantined_inputs": self.quarantine.count,
+            "last_quarantined": self.quarantine.last,
         }
 
     def _step(self, item: Input) -> list[Any]:
-        """The engine's step, fenced: an internal error stops the engine (the ledger stays as
-        it was before that input), never the daemon, which keeps serving status and health."""
-        if self.engine_error is not None:
-            if isinstance(item, MarketEvent):
-                return []
-            raise MarginbotError(f"the engine is stopped ({self.engine_error}); nothing is applied")
+        """The engine's step, fenced. Bad market data (a price of zero, say) is refused by the
+        engine before it changes anything: skipped, counted, logged once per kind. Anything
+        else the engine raises is a bug: the input is quarantined (bot/state/quarantine.py) and
+        the engine goes on; a recovery skips it the same way."""
         try:
             return self.engine.step(item)
         except MarginbotError as exc:
             if not isinstance(item, MarketEvent):
                 raise
-            # Bad market data (a price of zero, say): skipped before it changed anything,
-            # counted, logged once per kind. A replay or a recovery skips it the same way.
             kind = kind_of(type(item))
             self.refused_inputs[kind] = self.refused_inputs.get(kind, 0) + 1
             if self.refused_inputs[kind] == 1:
@@ -259,22 +279,30 @@ class Daemon:
             return []
         except Exception as exc:
             kind = kind_of(type(item))
-            self.engine_error = f"internal error on a {kind} input: {type(exc).__name__}: {exc}"
-            log.exception("engine_stopped", input=kind)
-            self._raise(
-                [
-                    Alert(
-                        "engine_stopped",
-                        Severity.CRITICAL,
-                        time.time_ns(),
-                        None,
-                        None,
-                        f"marginbot's engine stopped: {self.engine_error}. Prices and orders are "
-                        "no longer applied; the journal keeps the input for the report.",
-                    )
-                ]
-            )
-            return []
+            first = self.quarantine.keep(time.time_ns(), kind, item, exc, None)
+            log.exception("input_quarantined", input=kind, count=self.quarantine.count)
+            if first:
+                self._raise(
+                    [
+                        Alert(
+                            "input_quarantined",
+                            Severity.CRITICAL,
+                            time.time_ns(),
+                            getattr(item, "account", None),
+                            getattr(item, "symbol", None),
+                            f"marginbot's engine failed on {self.quarantine.last}. The input was "
+                            "set aside and the engine goes on; please report "
+                            f"{self.quarantine.path or 'the log'}.",
+                        )
+                    ]
+                )
+            if isinstance(item, MarketEvent):
+                return []
+            raise MarginbotError(
+                f"internal error on this command ({type(exc).__name__}); it was set aside "
+                "(quarantined) and changed nothing you can rely on: check the account with "
+                "`marginbot status`"
+            ) from None
 
     def _journal(self, inputs: list[Input]) -> None:
         if self.state is not None:
@@ -457,6 +485,21 @@ class Daemon:
         )
         if self.recovery is not None and self.state is not None:
             self.out.write(self.recovery.describe(self.state.directory) + "\n")
+            if self.recovery.quarantined:
+                self._raise(
+                    [
+                        Alert(
+                            "input_quarantined",
+                            Severity.CRITICAL,
+                            time.time_ns(),
+                            None,
+                            None,
+                            f"recovery skipped {self.recovery.quarantined} journaled inputs that "
+                            f"break the engine (last: {self.quarantine.last}); please report "
+                            f"{self.quarantine.path}.",
+                        )
+                    ]
+                )
         self.out.write(
             f"marginbot {__version__} ready: accounts {accounts or 'none'}; "
             f"commands on {socket_path}"
@@ -476,12 +519,14 @@ class Daemon:
         if self.state is not None:
             tasks.append(asyncio.create_task(self._snapshots(), name="state-snapshots"))
         tasks.append(asyncio.create_task(self._hint_when_no_simulator(), name="sim-hint"))
-        if self.config.mqtt.enabled:
-            tasks.append(
-                asyncio.create_task(
-                    serve_commands(self.config.mqtt, self.handler.handle), name="mqtt-commands"
-                )
+        if self.command_gate is not None:
+            self.command_task = asyncio.create_task(
+                serve_commands(
+                    self.config.mqtt, self.handler.handle, self.command_gate, self.commands
+                ),
+                name="mqtt-commands",
             )
+            tasks.append(self.command_task)
         return tasks
 
     async def _stop_tasks(

@@ -4,7 +4,8 @@ Nothing is counted twice on the hot path: the collector reads the daemon's own c
 ledgers when Prometheus scrapes, so a tick costs the same with metrics on or off.
 
     GET /metrics   Prometheus text format
-    GET /healthz   200 "ok", or 503 with one line per problem (a stale feed, a stopped engine)
+    GET /healthz   200 "ok" (with a line per quarantined-input note), or 503 with one line
+                   per problem (a stale feed, a stopping daemon)
 """
 
 from __future__ import annotations
@@ -88,6 +89,17 @@ class DaemonCollector(Collector):
             published.add_metric([name], publisher.stats.published)
             connected.add_metric([name], 1 if publisher.stats.connected else 0)
         yield from (published, connected)
+        if d.command_gate is not None:
+            commands = _counter(
+                "mqtt_commands", "MQTT command messages, by what became of them", ["result"]
+            )
+            commands.add_metric(["handled"], d.commands.handled)
+            commands.add_metric(["failed"], d.commands.failures)
+            for reason, count in sorted(d.commands.refused.items()):
+                commands.add_metric([reason], count)
+            up = _gauge("mqtt_commands_connected", "1 when the command listener is subscribed", [])
+            up.add_metric([], 1 if d.commands.connected else 0)
+            yield from (commands, up)
         if d.outbox is not None:
             depth = _gauge("outbox_depth", "Messages waiting for the broker", [])
             depth.add_metric([], d.outbox.depth())
@@ -129,14 +141,19 @@ class DaemonCollector(Collector):
         journaled.add_metric([], state.appended)
         snapshots = _counter("snapshots", "Snapshots written since start", [])
         snapshots.add_metric([], state.snapshots)
-        yield from (journaled, snapshots)
+        quarantined = _counter(
+            "inputs_quarantined", "Inputs that broke the engine, set aside (a bug)", []
+        )
+        quarantined.add_metric([], self.daemon.quarantine.count)
+        yield from (journaled, snapshots, quarantined)
 
 
 def health(daemon: Daemon) -> list[str]:
     """What is wrong, one line each; empty when healthy."""
     problems = [problem for feed in daemon.feeds if (problem := feed.health())]
-    if daemon.engine_error is not None:
-        problems.append(f"the engine stopped: {daemon.engine_error}")
+    task = daemon.command_task
+    if task is not None and task.done() and not daemon.stop.is_set():
+        problems.append("the MQTT command channel has stopped; commands over MQTT are not read")
     if daemon.stop.is_set():
         problems.append("the daemon is stopping")
     return problems
@@ -161,7 +178,13 @@ class MetricsServer:
             problems = health(self.daemon)
             if problems:
                 return 503, "text/plain", ("\n".join(problems) + "\n").encode()
-            return 200, "text/plain", b"ok\n"
+            notes = ""
+            if self.daemon.quarantine.count:
+                notes = (
+                    f"note: {self.daemon.quarantine.count} inputs quarantined "
+                    f"(last: {self.daemon.quarantine.last}); see marginbot status\n"
+                )
+            return 200, "text/plain", ("ok\n" + notes).encode()
         return 404, "text/plain", b"not found: try /metrics or /healthz\n"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import re
@@ -63,7 +64,9 @@ def test_the_dashboard_asks_only_for_metrics_the_daemon_serves(tmp_path: Path) -
     assert not missing, served
 
 
-async def test_the_broker_config_requires_a_password(tmp_path: Path) -> None:
+async def test_the_broker_config_requires_a_password_and_alert_readers_cannot_command(
+    tmp_path: Path,
+) -> None:
     binary = mosquitto_binary()
     if binary is None or shutil.which("mosquitto_passwd") is None:
         pytest.fail("mosquitto is not installed; `make test` installs it")
@@ -71,20 +74,46 @@ async def test_the_broker_config_requires_a_password(tmp_path: Path) -> None:
     conf = (DEPLOY / "mosquitto.conf").read_text()
     conf = conf.replace("listener 1883", f"listener {port} 127.0.0.1")
     conf = conf.replace("/mosquitto/data/", f"{tmp_path}/") + "user root\n"
+    conf = conf.replace("/mosquitto/config/mosquitto.acl", str(DEPLOY / "mosquitto.acl"))
     (tmp_path / "mosquitto.conf").write_text(conf)
-    subprocess.run(
-        ["mosquitto_passwd", "-c", "-b", str(tmp_path / "passwords"), "marginbot", "s3cret"],
-        check=True,
-        capture_output=True,
-    )
+    passwords = tmp_path / "passwords"
+    for number, user in enumerate(("marginbot", "trader", "alerts")):
+        create = ["-c"] if number == 0 else []
+        subprocess.run(
+            ["mosquitto_passwd", *create, "-b", str(passwords), user, f"{user}-pw"],
+            check=True,
+            capture_output=True,
+        )
     broker = subprocess.Popen([binary, "-c", str(tmp_path / "mosquitto.conf")])
+
+    def client(user: str) -> aiomqtt.Client:
+        return aiomqtt.Client("127.0.0.1", port, username=user, password=f"{user}-pw")
+
     try:
         await asyncio.sleep(0.5)
-        async with aiomqtt.Client("127.0.0.1", port, username="marginbot", password="s3cret"):
-            pass
         with pytest.raises(aiomqtt.MqttError):
             async with aiomqtt.Client("127.0.0.1", port):
                 pass
+        async with client("marginbot") as daemon, client("alerts") as phone:
+            await daemon.subscribe("marginbot/cmd", qos=1)
+            await phone.subscribe("marginbot/#", qos=1)
+            await asyncio.sleep(0.2)
+            await phone.publish("marginbot/cmd", b"from an alert reader", qos=1)
+            async with client("trader") as trader:
+                await trader.publish("marginbot/cmd", b"from the trader", qos=1)
+            await daemon.publish("marginbot/iso/alert/liquidated", b"alert", qos=1)
+            await daemon.publish("marginbot/reply/r1", b"a reply", qos=1)
+            commands, seen = [], []
+            async with asyncio.timeout(3):
+                async for message in daemon.messages:
+                    commands.append(message.payload)
+                    break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1):
+                    async for message in phone.messages:
+                        seen.append(str(message.topic))
+        assert commands == [b"from the trader"]  # the alert reader's command never arrived
+        assert seen == ["marginbot/iso/alert/liquidated"]  # no commands, no replies
     finally:
         broker.terminate()
         broker.wait(5)

@@ -147,6 +147,30 @@ def _watch(args: argparse.Namespace) -> int:
     return main_watch(WatchOptions([feed], args.duration, args.interval, args.record))
 
 
+def _sign(args: argparse.Namespace) -> int:
+    import time
+
+    from bot.control.codec import decode
+    from bot.control.signing import sign
+    from bot.execution.credentials import load_command_secret
+
+    payload = (args.payload or sys.stdin.read()).strip()
+    request = decode(payload)  # refuse here what the daemon would refuse
+    account = getattr(request, "account", None)
+    if not account:
+        raise InputError("the command names no account, whose secret would sign it")
+    if not getattr(request, "id", None):
+        raise InputError('give the command an "id": the daemon refuses a signed command without')
+    secret = load_command_secret(account, args.secrets_file)
+    if secret is None:
+        raise InputError(
+            f"account {account!r} has no command secret: set "
+            f"MARGINBOT_{account.upper()}_COMMAND_SECRET or give --secrets-file"
+        )
+    sys.stdout.write(sign(secret, payload, int(time.time() * 1000)).decode() + "\n")
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -389,6 +413,15 @@ def _live_parsers(commands: Any) -> None:
 
 
 def _doctor_parser(commands: Any) -> None:
+    signer = commands.add_parser(
+        "sign", help="sign a command for MQTT with its account's command secret"
+    )
+    signer.add_argument(
+        "payload", nargs="?", metavar="COMMAND", help="the command JSON (default: standard input)"
+    )
+    signer.add_argument("--secrets-file", metavar="FILE", help="else the environment")
+    signer.set_defaults(handler=_sign)
+
     doctor = commands.add_parser(
         "doctor",
         help="check that every configured venue answers: streams, REST, private (read-only)",

@@ -9,11 +9,13 @@ commands are refused with the path of the problem.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
 import msgspec
 
+from bot.core import bounds
 from bot.core.commands import (
     AdjustIsolatedMargin,
     CancelOrder,
@@ -35,9 +37,44 @@ Source = Literal["mark", "last", "index"]
 SlotName = Literal["both", "long", "short"]
 
 
+# Every number a command carries, and the bounds it is held to (bot/core/bounds.py): checked
+# as the JSON is decoded, so nothing out of bounds is ever journaled or applied.
+_BOUNDS: dict[str, Callable[[str, Decimal], Decimal]] = {
+    "qty": bounds.quantity,
+    "price": bounds.price,
+    "trigger_price": bounds.price,
+    "activation_price": bounds.price,
+    "take_profit": bounds.price,
+    "stop_loss": bounds.price,
+    "callback_rate": bounds.rate,
+    "leverage": bounds.leverage,
+    "amount": bounds.amount,
+}
+_TEXT_LIMIT = 128  # ids, names and symbols: no venue's is longer
+
+
+def check_text(field: str, value: str | None) -> None:
+    """Printable text of a sane length: it ends up in topics, logs and files."""
+    if value is None:
+        return
+    if len(value) > _TEXT_LIMIT:
+        raise InputError(f"{field}: {len(value)} characters; at most {_TEXT_LIMIT}")
+    if not value.isprintable() or any(c in value for c in "#+/"):
+        raise InputError(f"{field}: {value!r} holds a control character or one of # + /")
+
+
 class _Base(msgspec.Struct, forbid_unknown_fields=True, tag_field="cmd"):
     account: str
     id: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            check = _BOUNDS.get(name)
+            if check is not None and value is not None:
+                check(name, value)
+            elif isinstance(value, str):
+                check_text(name, value)
 
 
 class PlaceOrderJson(_Base, tag="place_order"):
@@ -169,6 +206,10 @@ class QueryJson(msgspec.Struct, forbid_unknown_fields=True, tag_field="cmd", tag
     account: str | None = None
     id: str | None = None
 
+    def __post_init__(self) -> None:
+        check_text("account", self.account)
+        check_text("id", self.id)
+
 
 CommandJson = (
     PlaceOrderJson
@@ -201,5 +242,9 @@ def correlation_id(raw: bytes | str) -> str | None:
     except msgspec.DecodeError:
         return None
     if isinstance(document, dict) and isinstance(document.get("id"), str):
+        try:
+            check_text("id", document["id"])
+        except InputError:
+            return None  # a hostile id is never echoed into a topic or a reply
         return str(document["id"])
     return None

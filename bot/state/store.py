@@ -42,6 +42,7 @@ from pathlib import Path
 
 from bot.core.engine import Engine, Input
 from bot.errors import ConfigError, MarginbotError, StateError
+from bot.state.quarantine import Quarantine
 
 RECORD = struct.Struct(">IIQ")  # payload length, CRC-32 of the payload, sequence number
 SNAPSHOT_MAGIC = b"MBSNAP1\n"
@@ -55,15 +56,21 @@ class Recovery:
     replayed: int  # journaled inputs applied after the snapshot
     seconds: float
     cut_bytes: int = 0  # a torn last record, removed
+    quarantined: int = 0  # journaled inputs that broke the engine, skipped (quarantine.py)
 
     def describe(self, where: Path) -> str:
         if self.snapshot_seq == 0 and self.replayed == 0:
             return f"state: new in {where}"
         start = f"snapshot at input {self.snapshot_seq}" if self.snapshot_seq else "the start"
         torn = f"; cut a torn last record ({self.cut_bytes} bytes)" if self.cut_bytes else ""
+        skipped = (
+            f"; skipped {self.quarantined} quarantined inputs (see {where / 'quarantine.jsonl'})"
+            if self.quarantined
+            else ""
+        )
         return (
             f"state: recovered from {where}: {start} + {self.replayed} journaled inputs "
-            f"in {self.seconds * 1000:.0f} ms{torn}"
+            f"in {self.seconds * 1000:.0f} ms{torn}{skipped}"
         )
 
 
@@ -225,30 +232,38 @@ class StateStore:
                 return _seq_of(path), pickle.loads(body)  # noqa: S301 — our own file
         return 0, None
 
-    def recover(self, fresh: Callable[[], Engine]) -> Recovery:
+    def recover(
+        self, fresh: Callable[[], Engine], quarantine: Quarantine | None = None
+    ) -> Recovery:
+        """The engine as it stood after the last journaled input. An input that breaks the
+        engine (a bug) is skipped exactly as the live daemon skipped it, and kept in
+        `quarantine`: a restart never fails on it."""
         started = time.perf_counter()
         self.cut_bytes = 0
         seq, engine = self._newest_snapshot()
         if engine is None:
             engine = fresh()
         self.seq = seq
-        replayed = 0
+        replayed = skipped = 0
         for number, item in self.records(after=seq):
             try:
                 engine.step(item)
             except MarginbotError:
                 pass  # refused when it arrived too (bad input, a refused command): same state
             except Exception as exc:
-                raise StateError(
-                    f"{self.directory}: journaled input {number} stops the engine "
-                    f"({type(exc).__name__}: {exc}). This is a bug: please report it with the "
-                    "state directory; move the directory away to start fresh"
-                ) from exc
+                skipped += 1
+                if quarantine is not None:
+                    quarantine.keep(time.time_ns(), type(item).__name__, item, exc, number)
             self.seq = number
             replayed += 1
         self._open_segment()
         return Recovery(
-            engine, seq, replayed, time.perf_counter() - started, cut_bytes=self.cut_bytes
+            engine,
+            seq,
+            replayed,
+            time.perf_counter() - started,
+            cut_bytes=self.cut_bytes,
+            quarantined=skipped,
         )
 
     def close(self) -> None:

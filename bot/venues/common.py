@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 import orjson
 
+from bot.core import bounds
 from bot.core.market import MS, FrameError, MarketEvent
+from bot.errors import InputError
 
 
 class FrameParser(Protocol):
@@ -35,6 +37,8 @@ def load_object(text: str | bytes) -> dict[str, Any]:
 
 
 def dec(raw: object) -> Decimal:
+    """A number from a frame, within the bounds every outside number is held to
+    (bot/core/bounds.py): finite, |x| ≤ 1e15, at most 18 places and 20 digits."""
     if not isinstance(raw, str | int) or isinstance(raw, bool):
         raise FrameError("bad_number", f"expected a decimal string, got {raw!r}")
     try:
@@ -43,6 +47,17 @@ def dec(raw: object) -> Decimal:
         raise FrameError("bad_number", f"{raw!r} is not a number") from None
     if not value.is_finite():
         raise FrameError("bad_number", f"{raw!r} is not finite")
+    try:
+        return bounds.amount("number", value)
+    except InputError as exc:
+        raise FrameError("bad_number", str(exc)) from None
+
+
+def price(raw: object) -> Decimal:
+    """A mark, trade or last price: a number, and positive (a price of 0 divides by zero)."""
+    value = dec(raw)
+    if value <= 0 or value > bounds.MAX_PRICE:
+        raise FrameError("bad_price", f"price {raw!r} is outside (0, {bounds.MAX_PRICE:,f}]")
     return value
 
 

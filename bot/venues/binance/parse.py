@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from bot.core import bounds
 from bot.core.market import (
     MS,
     BookTop,
@@ -31,7 +32,8 @@ from bot.core.market import (
     Trade,
 )
 from bot.core.values import OrderSide
-from bot.venues.common import dec, dec_or_none, load_object, ms_to_ns
+from bot.errors import InputError
+from bot.venues.common import dec, dec_or_none, load_object, ms_to_ns, price
 
 VENUE = "binance"
 
@@ -48,7 +50,7 @@ def _mark(d: dict[str, Any], ts_recv: int) -> list[MarketEvent]:
         MarkPrice(
             VENUE,
             d["s"],
-            dec(d["p"]),
+            price(d["p"]),
             dec_or_none(d.get("i")),
             dec_or_none(d.get("r")),
             ms_to_ns(next_funding) if next_funding else None,
@@ -65,11 +67,11 @@ def _trade(d: dict[str, Any], ts_recv: int) -> list[MarketEvent]:
     if kind != "MARKET":
         return [
             NonMarketTrade(
-                VENUE, d["s"], dec(d["p"]), dec(d["q"]), str(kind), trade_id, ts, ts_recv
+                VENUE, d["s"], price(d["p"]), dec(d["q"]), str(kind), trade_id, ts, ts_recv
             )
         ]
     return [
-        Trade(VENUE, d["s"], dec(d["p"]), dec(d["q"]), _taker(d.get("m")), trade_id, ts, ts_recv)
+        Trade(VENUE, d["s"], price(d["p"]), dec(d["q"]), _taker(d.get("m")), trade_id, ts, ts_recv)
     ]
 
 
@@ -161,8 +163,10 @@ class _Decimals(dict[str, Decimal]):
 
     def __missing__(self, raw: str) -> Decimal:
         value = Decimal(raw)
-        if not value.is_finite():
-            raise InvalidOperation
+        try:
+            bounds.amount("number", value)
+        except InputError:
+            raise InvalidOperation from None  # the general path says what is wrong (dec)
         if len(self) >= self.LIMIT:
             self.clear()
         self[raw] = value
@@ -205,12 +209,16 @@ def _fast_trade(data: _FastTrade, ts_recv: int) -> list[MarketEvent] | None:
     ts = (data.T if data.T is not msgspec.UNSET else data.E) * MS
     trade_id = str(data.t)
     price, qty = _decimal[data.p], _decimal[data.q]
+    if price <= 0:
+        return None  # the general path refuses it, in words
     if data.X != "MARKET":
         return [NonMarketTrade(VENUE, data.s, price, qty, data.X, trade_id, ts, ts_recv)]
     return [Trade(VENUE, data.s, price, qty, _taker(data.m), trade_id, ts, ts_recv)]
 
 
 def _fast_mark(data: _FastMark, ts_recv: int) -> list[MarketEvent] | None:
+    if _finite(data.p) <= 0:
+        return None  # the general path refuses it, in words
     return [
         MarkPrice(
             VENUE,

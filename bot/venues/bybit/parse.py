@@ -30,7 +30,7 @@ from bot.core.market import (
     Trade,
 )
 from bot.core.values import OrderSide
-from bot.venues.common import dec, dec_or_none, load_object, ms_to_ns
+from bot.venues.common import dec, dec_or_none, load_object, ms_to_ns, price
 
 VENUE = "bybit"
 
@@ -103,7 +103,7 @@ class BybitParser:
                 MarkPrice(
                     VENUE,
                     symbol,
-                    dec(merged["markPrice"]),
+                    price(merged["markPrice"]),
                     dec_or_none(merged.get("indexPrice")),
                     dec_or_none(merged.get("fundingRate")),
                     ms_to_ns(next_funding) if next_funding else None,
@@ -112,7 +112,7 @@ class BybitParser:
                 )
             )
         if "lastPrice" in data:
-            events.append(LastPrice(VENUE, symbol, dec(merged["lastPrice"]), ts_event, ts_recv))
+            events.append(LastPrice(VENUE, symbol, price(merged["lastPrice"]), ts_event, ts_recv))
         return events
 
     def _on_trades(self, message: dict[str, Any], ts_recv: int) -> list[MarketEvent]:
@@ -120,7 +120,7 @@ class BybitParser:
             Trade(
                 VENUE,
                 t["s"],
-                dec(t["p"]),
+                price(t["p"]),
                 dec(t["v"]),
                 _side(t["S"]),
                 str(t["i"]),

@@ -27,7 +27,7 @@ from bot.core.market import (
     Trade,
 )
 from bot.core.values import OrderSide
-from bot.venues.common import dec, dec_or_none, load_object, ms_to_ns
+from bot.venues.common import dec, dec_or_none, load_object, ms_to_ns, price
 
 VENUE = "okx"
 
@@ -84,7 +84,7 @@ class OkxParser:
     def _mark(self, d: dict[str, Any], ts_recv: int) -> list[MarketEvent]:
         return [
             MarkPrice(
-                VENUE, d["instId"], dec(d["markPx"]), None, None, None, ms_to_ns(d["ts"]), ts_recv
+                VENUE, d["instId"], price(d["markPx"]), None, None, None, ms_to_ns(d["ts"]), ts_recv
             )
         ]
 
@@ -95,7 +95,7 @@ class OkxParser:
             Trade(
                 VENUE,
                 d["instId"],
-                dec(d["px"]),
+                price(d["px"]),
                 qty,
                 _side(d["side"]),
                 str(d["tradeId"]),
@@ -107,7 +107,7 @@ class OkxParser:
     def _ticker(self, d: dict[str, Any], ts_recv: int) -> list[MarketEvent]:
         ts = ms_to_ns(d["ts"])
         return [
-            LastPrice(VENUE, d["instId"], dec(d["last"]), ts, ts_recv),
+            LastPrice(VENUE, d["instId"], price(d["last"]), ts, ts_recv),
             BookTop(
                 VENUE,
                 d["instId"],
