@@ -55,6 +55,10 @@ def parse_json(text: str) -> object:
         raise InputError(
             f"input is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise InputError(
+            "input is nested too deeply to be an account (lists in lists ...)"
+        ) from None
 
 
 def _object(raw: object, where: str, allowed: set[str]) -> Mapping[str, Any]:
@@ -128,10 +132,41 @@ def _tier_table(raw: object, where: str) -> TierTable:
                 max_leverage=None if lev is None else _number(tier, "max_leverage", here),
             )
         )
+    _check_tiers(tiers, where)
     try:
         return TierTable(tuple(tiers))
     except ValueError as exc:
         raise InputError(f"{where}: {exc}") from None
+
+
+def _check_tiers(tiers: list[MaintenanceTier], where: str) -> None:
+    """A table as the exchanges publish one: floors rising from 0, each tier's cap the next
+    tier's floor (no gap, no overlap), and a maintenance margin of zero or more at every floor
+    (Binance's `cum` and Bybit's `mmDeduction` keep it continuous)."""
+    for index in range(1, len(tiers)):
+        floor, previous = tiers[index].notional_floor, tiers[index - 1].notional_floor
+        if floor <= previous:
+            raise InputError(
+                f"{where}[{index}].notional_floor: {fmt(floor)} is not above the previous "
+                f"tier's {fmt(previous)}; give the tiers in order, once each"
+            )
+    for index, tier in enumerate(tiers):
+        here = f"{where}[{index}]"
+        following = tiers[index + 1] if index + 1 < len(tiers) else None
+        if following is not None and tier.notional_cap != following.notional_floor:
+            raise InputError(
+                f"{here}.notional_cap: {_opt(tier.notional_cap)} must equal the next tier's "
+                f"notional_floor {fmt(following.notional_floor)} (tiers cover notionals with no "
+                "gap and no overlap)"
+            )
+        if tier.notional_cap is not None and tier.notional_cap <= tier.notional_floor:
+            raise InputError(f"{here}.notional_cap: must be above notional_floor")
+        if tier.maintenance_margin(tier.notional_floor) < ZERO:
+            raise InputError(
+                f"{here}.maint_amount: {fmt(tier.maint_amount)} exceeds notional_floor x "
+                f"maint_margin_rate = {fmt(tier.notional_floor * tier.maint_margin_rate)}: the "
+                "maintenance margin would be negative"
+            )
 
 
 def _instrument(venue: Venue, symbol: str, pos: Mapping[str, Any], where: str) -> Instrument:
@@ -187,18 +222,28 @@ def build_account(document: object) -> Account:
         parsed.append(_position(venue, mode, raw, f"positions[{index}]"))
     instruments = {instrument.symbol: instrument for _, instrument, _ in parsed}
     account = Account(venue, instruments, wallet, position_mode=mode, fees=FeeSchedule(ZERO, ZERO))
-    for (position, _, mark), index in zip(parsed, range(len(parsed)), strict=True):
-        known = account.marks.get(position.symbol)
-        if known is not None and known != mark:
+    marks: dict[str, Decimal] = {}
+    for index, (position, instrument, mark) in enumerate(parsed):
+        known = marks.setdefault(position.symbol, mark)
+        if known != mark:
             raise InputError(
                 f"positions[{index}].mark_price: {fmt(mark)} differs from {fmt(known)} given for "
                 f"the other {position.symbol} position; one symbol has one mark price"
             )
-        try:
-            account.load_position(position)
-        except MarginbotError as exc:
-            raise InputError(f"positions[{index}]: {exc}") from None
-        account.set_mark(position.symbol, mark)
+        notional = position.qty * mark
+        if instrument.tiers.maintenance_margin(notional) < ZERO:
+            tier = instrument.tiers.tier_for(notional)
+            raise InputError(
+                f"positions[{index}]: maint_amount {fmt(tier.maint_amount)} exceeds notional "
+                f"{fmt(notional)} x maint_margin_rate {fmt(tier.maint_margin_rate)}: the "
+                "maintenance margin would be negative; give the bracket that holds this notional"
+            )
+    try:
+        account.load_positions([position for position, _, _ in parsed])
+    except MarginbotError as exc:
+        raise InputError(str(exc)) from None
+    for symbol, mark in marks.items():
+        account.set_mark(symbol, mark)
     return account
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from bot.config_ranges import check_ranges
 from bot.errors import ConfigError
 from bot.validation import explain
 from bot.venues.spec import SPECS, FeedRoute
@@ -187,6 +188,10 @@ def load_config(path: Path) -> Config:
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _check(config, path)
+    try:
+        check_ranges(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return config
 
 

@@ -258,6 +258,9 @@ class Daemon:
             "outbox_depth": self.outbox.depth() if self.outbox is not None else None,
             "alerts_raised": sum(self.alert_counts.values()),
             "metrics": self.metrics_url,
+            "recording": str(self.recorder.path) if self.recorder is not None else None,
+            "recording_lost": self.recorder.lost if self.recorder is not None else 0,
+            "recording_error": self.recorder.error if self.recorder is not None else None,
             "quarantined_inputs": self.quarantine.count,
             "last_quarantined": self.quarantine.last,
         }
@@ -429,6 +432,16 @@ class Daemon:
             except Exception as exc:  # a full disk must not stop the ledger: the journal has it
                 log.exception("snapshot_failed", error=repr(exc))
 
+    async def _flush_recording(self) -> None:
+        """The session reaches its file at least every second, also when nothing new comes."""
+        assert self.recorder is not None
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                self.recorder.flush_if_due()
+            except OSError as exc:  # a full disk: the journal has the inputs, the log says so
+                log.warning("recording_flush_failed", error=str(exc))
+
     def _close_state(self) -> None:
         if self.state is not None:
             self.state.snapshot(self.engine)  # the next start replays nothing
@@ -518,6 +531,8 @@ class Daemon:
         tasks = [asyncio.create_task(f.run(), name=f"feed-{f.route.label}") for f in self.feeds]
         if self.state is not None:
             tasks.append(asyncio.create_task(self._snapshots(), name="state-snapshots"))
+        if self.recorder is not None:
+            tasks.append(asyncio.create_task(self._flush_recording(), name="recording-flush"))
         tasks.append(asyncio.create_task(self._hint_when_no_simulator(), name="sim-hint"))
         if self.command_gate is not None:
             self.command_task = asyncio.create_task(

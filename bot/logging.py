@@ -19,6 +19,8 @@ from typing import Any, TextIO
 import orjson
 import structlog
 
+from bot.files import private_dir, private_file
+
 SECRET_KEY = re.compile(r"(api_?key|secret|password|passphrase|token|signature)", re.IGNORECASE)
 REDACTED = "***"
 ROOT_LOGGER = "marginbot"
@@ -71,10 +73,11 @@ def configure(
     )
     handlers: list[logging.Handler] = [console]
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(file.parent)
         rotating = logging.handlers.RotatingFileHandler(
             file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
+        private_file(file)  # rotated files follow the daemon's umask (077)
         rotating.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 processors=[

@@ -84,3 +84,52 @@ def test_testnet_account_without_credentials_is_refused_at_start(monkeypatch) ->
     config = load_config(ROOT / "config/example-binance-testnet.toml")
     with pytest.raises(ConfigError, match="MARGINBOT_BINANCE_DEMO_API_KEY"):
         Daemon(config, None, io.StringIO())
+
+
+BASE = (
+    '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
+    '[[accounts]]\nname = "iso"\nvenue = "binance"\nwallet_balance = "2000"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("", "[mqtt]\nport = 70000\n"), "mqtt.port: 70000 is outside [1, 65535]"),
+        (("", "[mqtt]\nport = -1\n"), "mqtt.port: -1 is outside [1, 65535]"),
+        (('network = "sim"', 'network = "sim"\nurl = "ws//nohost"'), "feeds[0].url"),
+        (
+            ('name = "iso"', 'name = "iso"\nleverage = "Infinity"'),
+            "leverage: Infinity is not a finite number",
+        ),
+        (
+            ('wallet_balance = "2000"', 'wallet_balance = "1e400"'),
+            "wallet_balance: 1E+400 is outside",
+        ),
+        (('name = "iso"', 'name = "is#o"'), "accounts[0].name: 'is#o'"),
+        (("", '[mqtt]\nprefix = "a/+/b"\n'), "mqtt.prefix: 'a/+/b'"),
+        (("", '[mqtt]\nprefix = "a/#"\n'), "mqtt.prefix: 'a/#'"),
+        (('symbols = ["BTCUSDT"]', 'symbols = ["BTCUSDT"]\nstale_after_s = -1'), "stale_after_s"),
+        (('symbols = ["BTCUSDT"]', 'symbols = ["BTCUSDT"]\nstale_after_s = nan'), "stale_after_s"),
+        (("", "[state]\nsnapshot_interval_s = -5\n"), "snapshot_interval_s"),
+        (("", "[recording]\nmax_file_mb = -1\n"), "max_file_mb"),
+        (('name = "iso"', 'name = "iso"\nfees = { maker = "-5", taker = "0.0005" }'), "fees.maker"),
+        (
+            ("", '[alerts]\nmargin_ratio_levels = ["0.5", "1.5"]\n'),
+            "margin_ratio_levels[1]: 1.5 is outside (0, 1)",
+        ),
+        (("", '[alerts]\nnear_liquidation = "0"\n'), "near_liquidation: 0 is outside (0, 1)"),
+        (("", "[metrics]\nport = 99999\n"), "metrics.port"),
+        (("", '[sim]\nbase_url = "http://x"\n'), "sim.base_url"),
+    ],
+)
+def test_config_values_out_of_range_are_refused_by_key(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    old, new = change
+    text = BASE.replace(old, new, 1) if old else BASE + new
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert message in str(error.value)

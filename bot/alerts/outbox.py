@@ -25,6 +25,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.files import private_dir, private_file
+
 MIRROR_LIMIT = 1_000
 MAX_WRITES_BETWEEN_CHECKPOINTS = 4_000  # about 16 MB of WAL
 
@@ -42,11 +44,12 @@ class Pending:
 
 class Outbox:
     def __init__(self, path: Path, max_rows: int = 100_000) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         self.path = path
         self.max_rows = max_rows
         self.dropped = 0
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        private_file(path)  # the WAL and shared-memory files SQLite adds take its mode
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process, not power loss
         # A checkpoint fsyncs the database (tens of ms on some disks): never on the event loop.

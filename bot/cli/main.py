@@ -86,7 +86,9 @@ def _replay(args: argparse.Namespace) -> int:
     if args.events_out is None:
         summary = replay(args.session, speed=speed, engine=engine)
     else:
-        with args.events_out.open("wb") as out:
+        from bot.files import replacing
+
+        with replacing(args.events_out, [args.session]) as partial, partial.open("wb") as out:
             summary = replay(args.session, events_out=out, speed=speed, engine=engine)
     sys.stdout.write("\n".join(summary.lines()) + "\n")
     return 0
@@ -191,6 +193,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.logging import configure
 
     config = load_config(args.config)
+    os.umask(0o077)  # state, sessions, outbox and logs: the owner's alone
     settings = config.logging
     configure(
         level=os.environ.get("MARGINBOT_LOG_LEVEL", settings.level),

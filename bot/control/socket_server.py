@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,11 @@ class ControlServer:
 
     async def __aenter__(self) -> ControlServer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not stat.S_ISSOCK(self.path.lstat().st_mode):
+            raise ConfigError(
+                f"[control] socket: {self.path} exists and is not a socket; marginbot will not "
+                "replace it: give another path"
+            )
         if self.path.exists():
             try:
                 _, writer = await asyncio.open_unix_connection(str(self.path))

@@ -369,7 +369,13 @@ class Engine:
             ) from None
 
     def _prices_for(self, desk: AccountDesk, symbol: str) -> Any:
-        return self.prices.get(str(desk.account.venue), symbol)
+        key = (str(desk.account.venue), symbol)
+        prices = self._board.get(key)
+        if prices is None:
+            if symbol not in desk.account.instruments:
+                return SymbolPrices()  # the order is refused: it leaves no trace on the board
+            prices = self.prices.get(*key)
+        return prices
 
     def _place(self, command: PlaceOrder) -> list[EngineEvent]:
         desk = self._desk(command.account)

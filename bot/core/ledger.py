@@ -9,7 +9,7 @@ and liquidation in `liquidation.py`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
 from bot.core.cross_totals import NOTHING, CrossTotals, Share, sum_exact
@@ -45,6 +45,7 @@ from bot.errors import (
     InsufficientBalance,
     LeverageRefused,
     MarginAdjustmentRefused,
+    MarginbotError,
     ModeChangeRefused,
     PositionError,
     UnknownInstrument,
@@ -565,6 +566,20 @@ class Account(PositionIndex):
 
     def load_position(self, position: Position) -> None:
         """Put a position in place as it stands (from a snapshot or a calculator input)."""
+        self._place_position(position)
+        self._ledger_changed(position.symbol)
+
+    def load_positions(self, positions: Sequence[Position]) -> None:
+        """Many positions at once, in linear time: the cross stamps are renewed once, not once
+        per position. A refusal names the position's index: `positions[3]: ...`."""
+        for index, position in enumerate(positions):
+            try:
+                self._place_position(position)
+            except MarginbotError as exc:
+                raise type(exc)(f"positions[{index}]: {exc}") from None
+        self._ledgers_changed([p.symbol for p in positions])
+
+    def _place_position(self, position: Position) -> None:
         self.instrument(position.symbol)
         key = (position.symbol, position.slot)
         expected_slot = self.position_mode is PositionMode.HEDGE
@@ -587,7 +602,6 @@ class Account(PositionIndex):
         self._settings[position.symbol] = SymbolSettings(position.margin_mode, position.leverage)
         self._positions[key] = position
         self._index(position)
-        self._ledger_changed(position.symbol)
 
     def remove_position(self, position: Position) -> None:
         del self._positions[(position.symbol, position.slot)]

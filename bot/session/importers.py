@@ -20,6 +20,7 @@ import orjson
 
 from bot import __version__
 from bot.errors import InputError
+from bot.files import replacing
 from bot.session.format import SessionHeader
 from bot.session.io import SessionWriter
 
@@ -72,7 +73,7 @@ def import_hftbacktest(paths: list[Path], out: Path) -> int:
         {**HFTBACKTEST_SOURCE, "files": [p.name for p in paths]},
     )
     url = "wss://fstream.binance.com/stream?streams=" + "/".join(streams)
-    with SessionWriter(out, header) as writer:
+    with replacing(out, paths) as partial, SessionWriter(partial, header) as writer:
         writer.write(
             {"t": "connect", "conn": "binance.1", "ts": first_ts, "venue": "binance", "url": url}
         )
@@ -129,9 +130,12 @@ def import_cryptofeed(path: Path, out: Path) -> int:
         "exchange": exchange,
     }
     venue = CRYPTOFEED_VENUES.get(exchange, exchange.lower())
-    with SessionWriter(
-        out, SessionHeader((venue,), tuple(symbols), start, __version__, None, source)
-    ) as writer:
+    with (
+        replacing(out, [path]) as partial,
+        SessionWriter(
+            partial, SessionHeader((venue,), tuple(symbols), start, __version__, None, source)
+        ) as writer,
+    ):
         for number, line in enumerate(records, 2):
             try:
                 record = orjson.loads(line)

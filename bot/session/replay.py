@@ -50,6 +50,7 @@ class ReplaySummary:
     truncated_tail: int = 0
     commands: int = 0
     refused: int = 0  # inputs the engine refused (bad market data), skipped as live
+    bad_records: Counter[str] = field(default_factory=Counter)  # unreadable, skipped
 
     @property
     def span_seconds(self) -> float:
@@ -69,6 +70,10 @@ class ReplaySummary:
         out.append(f"  {'parse errors':<20} {errors:>9}")
         for kind, count in sorted(self.parse_errors.items()):
             out.append(f"    {kind}: {count}")
+        if self.bad_records:
+            out.append(f"  {'records skipped':<20} {sum(self.bad_records.values()):>9}")
+            for why, count in sorted(self.bad_records.items()):
+                out.append(f"    {why}: {count}")
         if self.unparsed:
             skipped = ", ".join(f"{v} {n}" for v, n in sorted(self.unparsed.items()))
             out.append(f"  frames of venues without a parser: {skipped}")
@@ -103,18 +108,26 @@ def replay(
     previous_ts: int | None = None
     for record in reader.records():
         summary.records += 1
-        ts: int = record.get("ts", 0)
+        problem = _record_problem(record)
+        if problem is not None:
+            summary.bad_records[problem] += 1  # counted and skipped, as a malformed frame is
+            continue
+        ts: int = record["ts"]
         summary.first_ts = ts if summary.first_ts is None else summary.first_ts
         summary.last_ts = ts
         if speed is not None and previous_ts is not None and ts > previous_ts:
-            sleep((ts - previous_ts) / 1e9 / speed)
+            # A gap in the recording (a night without data) is not waited out.
+            sleep(min((ts - previous_ts) / 1e9 / speed, MAX_WAIT_S))
         previous_ts = ts
         kind = record.get("t")
         if kind == "connect":
-            pipeline.connect(record["conn"], record.get("venue", ""))
+            pipeline.connect(record["conn"], str(record.get("venue", "")))
         elif kind == "disconnect":
             pipeline.disconnect(record["conn"])
         elif kind == "recv" and "data" in record:
+            if not isinstance(record["data"], str):
+                summary.bad_records["recv data is not text"] += 1
+                continue
             for event in pipeline.frame(record["conn"], record["data"], ts):
                 _observe(summary, board, event)
                 if sink is not None:
@@ -124,15 +137,47 @@ def replay(
                 if engine is not None:
                     _run(engine, event, summary, events_out)
         elif kind == "command" and engine is not None:
-            command = decode(orjson.dumps(record["data"]))
-            if not isinstance(command, QueryJson):
-                summary.commands += 1
-                _run(engine, command.command(ts), summary, events_out)
+            _command(engine, record.get("data"), ts, summary, events_out)
     summary.truncated_tail = reader.truncated_tail
     summary.parse_errors = Counter({f"{v}:{k}": n for (v, k), n in pipeline.errors.items()})
     summary.ignored = pipeline.ignored()
     summary.unparsed = pipeline.unparsed
     return summary
+
+
+# Local times a recorder could have written: 2009-01-01 to 2100-01-01, in nanoseconds.
+_EARLIEST_NS, _LATEST_NS = 1_230_768_000 * 10**9, 4_102_444_800 * 10**9
+MAX_WAIT_S = 5.0  # the longest pause a paced replay makes, whatever the recorded gap
+
+
+def _record_problem(record: dict[str, Any]) -> str | None:
+    """Why a record cannot be replayed, in words; None when it can."""
+    ts = record.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, int):
+        return "ts is not an integer"
+    if not _EARLIEST_NS <= ts <= _LATEST_NS:
+        return "ts is not a time between 2009 and 2100 in nanoseconds"
+    if record.get("t") in ("connect", "disconnect", "recv", "send") and not isinstance(
+        record.get("conn"), str
+    ):
+        return "conn is missing"
+    return None
+
+
+def _command(
+    engine: Engine, data: object, ts: int, summary: ReplaySummary, out: BinaryIO | None
+) -> None:
+    """A recorded trader command, decoded as the daemon decodes it."""
+    try:
+        command = decode(orjson.dumps(data))
+        if isinstance(command, QueryJson):
+            return
+        core = command.command(ts)
+    except MarginbotError:
+        summary.bad_records["command the daemon would refuse"] += 1
+        return
+    summary.commands += 1
+    _run(engine, core, summary, out)
 
 
 def _run(engine: Engine, event: Any, summary: ReplaySummary, out: BinaryIO | None) -> None:

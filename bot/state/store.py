@@ -42,6 +42,7 @@ from pathlib import Path
 
 from bot.core.engine import Engine, Input
 from bot.errors import ConfigError, MarginbotError, StateError
+from bot.files import private_dir, private_file
 from bot.state.quarantine import Quarantine
 
 RECORD = struct.Struct(">IIQ")  # payload length, CRC-32 of the payload, sequence number
@@ -87,12 +88,13 @@ class StateStore:
         fsync: bool = False,
         keep_journal: bool = False,
     ) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         self.directory = directory
         self.fsync = fsync
         self.keep_journal = keep_journal
         self._fd: int | None = None
         self._lock = (directory / "lock").open("w")
+        private_file(directory / "lock")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -113,6 +115,7 @@ class StateStore:
         marker = self.directory / "accounts"
         if not marker.exists():
             marker.write_text(digest + "\n")
+            private_file(marker)
         elif marker.read_text().strip() != digest:
             self.close()
             raise ConfigError(
@@ -152,7 +155,8 @@ class StateStore:
         data = pickle.dumps(engine, protocol=pickle.HIGHEST_PROTOCOL)
         final = self.directory / f"snapshot-{self.seq:012d}.bin"
         temporary = final.with_suffix(".tmp")
-        with temporary.open("wb") as out:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
             out.write(SNAPSHOT_MAGIC + hashlib.sha256(data).digest() + data)
             out.flush()
             os.fsync(out.fileno())

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import InputError
+
 MARGINBOT = str(Path(sys.executable).with_name("marginbot"))
 
 EXAMPLE = {
@@ -250,3 +252,110 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot read" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _tiered(tiers: list[dict]) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "venue": "binance",
+            "wallet_balance": "1000",
+            "positions": [
+                {"symbol": "XUSDT", "side": "long", "qty": "1", "entry_price": "10000",
+                 "leverage": "10", "margin_mode": "cross", "tiers": tiers}
+            ],
+        }
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tiers", "message"),
+    [
+        (
+            [
+                {"notional_floor": "0", "notional_cap": "50000", "maint_margin_rate": "0.01"},
+                {"notional_floor": "0", "notional_cap": None, "maint_margin_rate": "0.5"},
+            ],
+            "tiers[1].notional_floor: 0 is not above the previous tier's 0",
+        ),
+        (
+            [
+                {"notional_floor": "0", "notional_cap": "60000", "maint_margin_rate": "0.01"},
+                {"notional_floor": "50000", "maint_margin_rate": "0.02", "maint_amount": "500"},
+            ],
+            "tiers[0].notional_cap: 60000 must equal the next tier's notional_floor 50000",
+        ),
+        (
+            [{"notional_floor": "0", "maint_margin_rate": "0.01", "maint_amount": "5000"}],
+            "tiers[0].maint_amount: 5000 exceeds notional_floor x maint_margin_rate",
+        ),
+    ],
+)
+def test_the_calculator_refuses_a_tier_table_no_exchange_would_publish(
+    tiers: list[dict], message: str
+) -> None:
+    from bot.calculator import calculate
+
+    with pytest.raises(InputError) as error:
+        calculate(_tiered(tiers))
+    assert message in str(error.value)
+
+
+def test_the_calculator_refuses_a_negative_maintenance_margin() -> None:
+    from bot.calculator import calculate
+
+    document = (
+        '{"venue": "binance", "wallet_balance": "1000", "positions": [{"symbol": "XUSDT", '
+        '"side": "long", "qty": "1", "entry_price": "10000", "leverage": "10", '
+        '"margin_mode": "cross", "maint_margin_rate": "0.01", "maint_amount": "500"}]}'
+    )
+    with pytest.raises(InputError, match="the maintenance margin would be negative"):
+        calculate(document)
+
+
+def test_the_calculator_refuses_deep_nesting_in_one_line() -> None:
+    result = subprocess.run(
+        [MARGINBOT, "margin", "-"],
+        input="[" * 100_000,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "nested too deeply" in result.stderr
+
+
+def test_the_calculator_stamps_the_cross_ledger_once_not_per_position(monkeypatch) -> None:
+    """Loading n positions renewed every cross stamp n times (quadratic: 32k positions took
+    19 s); now once."""
+    import json
+
+    from bot.calculator import calculate
+    from bot.core.position_index import PositionIndex
+
+    calls: list[int] = []
+    original = PositionIndex._ledgers_changed
+    monkeypatch.setattr(
+        PositionIndex,
+        "_ledger_changed",
+        lambda *_: calls.append(1),
+    )
+    monkeypatch.setattr(
+        PositionIndex,
+        "_ledgers_changed",
+        lambda self, symbols: (calls.append(len(symbols)), original(self, symbols)),
+    )
+    positions = [
+        {"symbol": f"S{i}USDT", "side": "long", "qty": "1", "entry_price": "100",
+         "leverage": "10", "margin_mode": "cross", "maint_margin_rate": "0.01"}
+        for i in range(500)
+    ]  # fmt: skip
+    out = json.loads(
+        calculate(
+            json.dumps({"venue": "binance", "wallet_balance": "100000", "positions": positions})
+        )
+    )
+    assert len(out["positions"]) == 500
+    assert calls == [500]

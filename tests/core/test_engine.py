@@ -29,7 +29,7 @@ from bot.core.ledger import Account, FeeSchedule
 from bot.core.market import BookTop, MarkPrice, Trade
 from bot.core.orders import OrderRequest, OrderType, PriceSource, TimeInForce
 from bot.core.values import MarginMode, OrderSide, Venue
-from tests.conftest import NO_FEES, instrument
+from tests.conftest import NO_FEES, instrument, make_account
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 D = Decimal
@@ -452,3 +452,20 @@ def test_an_engine_restored_from_its_snapshot_still_watches_its_orders() -> None
     restored.step(PlaceOrder("b", limit, 1))
     [filled] = [x for x in restored.step(trade("9899.9", 2)) if isinstance(x, OrderFilled)]
     assert (filled.account, filled.fill.price) == ("b", D(9900))
+
+
+def test_orders_for_unknown_symbols_leave_no_state() -> None:
+    """5,000 refused orders for symbols no account lists: no price-board entry, no order."""
+    from bot.core.commands import PlaceOrder
+    from bot.core.engine_events import OrderRejected
+    from bot.core.orders import OrderRequest, OrderType
+    from bot.core.values import OrderSide
+
+    engine = Engine({"a": make_account("1000")})
+    before = (len(engine.prices.symbols), len(engine.desks["a"].orders))
+    for n in range(5000):
+        request = OrderRequest(f"NOPE{n}USDT", OrderSide.BUY, OrderType.MARKET, Decimal(1))
+        [refused] = engine.step(PlaceOrder("a", request, n))
+        assert isinstance(refused, OrderRejected)
+        assert refused.code == "unknown_symbol"
+    assert (len(engine.prices.symbols), len(engine.desks["a"].orders)) == before
