@@ -342,11 +342,12 @@ def test_the_calculator_stamps_the_cross_ledger_once_not_per_position(monkeypatc
         "_ledger_changed",
         lambda *_: calls.append(1),
     )
-    monkeypatch.setattr(
-        PositionIndex,
-        "_ledgers_changed",
-        lambda self, symbols: (calls.append(len(symbols)), original(self, symbols)),
-    )
+
+    def counted(self: PositionIndex, symbols: list[str]) -> None:
+        calls.append(len(symbols))
+        original(self, symbols)
+
+    monkeypatch.setattr(PositionIndex, "_ledgers_changed", counted)
     positions = [
         {"symbol": f"S{i}USDT", "side": "long", "qty": "1", "entry_price": "100",
          "leverage": "10", "margin_mode": "cross", "maint_margin_rate": "0.01"}
