@@ -35,7 +35,7 @@ from bot.control.mqtt_commands import CommandChannel, serve_commands
 from bot.control.signing import CommandGate
 from bot.control.socket_server import ControlServer
 from bot.core.alerts import Alert, Severity
-from bot.core.commands import LoadInstruments
+from bot.core.commands import ClosePosition, LoadInstruments, PlaceOrder
 from bot.core.engine import Engine, Input
 from bot.core.feed_events import FeedEvent
 from bot.core.ledger import Account, FeeSchedule
@@ -190,7 +190,15 @@ class Daemon:
             journal=self._journal,
             status=self._status,
             step=self._step,
+            admit=self._admit,
         )
+        # How old a price may be for an order to fill at it: the feed's own stale limit.
+        self.max_price_age_ns: dict[str, int] = {}
+        for feed in config.feeds:
+            limit = int(feed.stale_after_s * 1e9)
+            self.max_price_age_ns[feed.venue] = max(limit, self.max_price_age_ns.get(feed.venue, 0))
+        self.storage_error: str | None = None  # the journal cannot be written (a full disk)
+        self.unjournaled = 0  # market inputs dropped because they could not be journaled
         self.feeds = [
             FeedClient(
                 SPECS[f.venue],
@@ -261,6 +269,8 @@ class Daemon:
             "recording": str(self.recorder.path) if self.recorder is not None else None,
             "recording_lost": self.recorder.lost if self.recorder is not None else 0,
             "recording_error": self.recorder.error if self.recorder is not None else None,
+            "storage_error": self.storage_error,
+            "unjournaled_inputs": self.unjournaled,
             "quarantined_inputs": self.quarantine.count,
             "last_quarantined": self.quarantine.last,
         }
@@ -308,12 +318,60 @@ class Daemon:
             ) from None
 
     def _journal(self, inputs: list[Input]) -> None:
-        if self.state is not None:
+        """Journal before applying; what cannot be journaled is refused, never applied."""
+        if self.state is None:
+            return
+        try:
             self.state.append(inputs)
+        except OSError as exc:
+            reason = f"{type(exc).__name__}: {exc.strerror or exc}"
+            if self.storage_error is None:
+                log.warning("journal_failed", error=reason, directory=str(self.state.directory))
+                self._daemon_alert(
+                    "storage_failed",
+                    f"marginbot cannot write its journal ({reason}): inputs are refused until "
+                    "it can; free space in " + str(self.state.directory),
+                    Severity.CRITICAL,
+                )
+            self.storage_error = reason
+            raise MarginbotError(
+                f"the journal cannot be written ({reason}); nothing was applied: free disk "
+                "space, and marginbot resumes by itself"
+            ) from None
+        if self.storage_error is not None:
+            log.info("journal_recovered", was=self.storage_error)
+            self.storage_error = None
+            self._daemon_alert("storage_recovered", "marginbot writes its journal again")
+
+    def _admit(self, command: Input) -> None:
+        """No order on a stale price: after a feed outage (or a full disk that dropped market
+        data) the last price may be minutes old, and an order must not fill at it."""
+        if not isinstance(command, PlaceOrder | ClosePosition):
+            return
+        desk = self.engine.desks.get(command.account)
+        symbol = command.request.symbol if isinstance(command, PlaceOrder) else command.symbol
+        if desk is None:
+            return
+        venue = str(desk.account.venue)
+        prices = self.engine.prices.symbols.get((venue, symbol))
+        limit = self.max_price_age_ns.get(venue)
+        if prices is None or limit is None or prices.ts_event == 0:
+            return  # no price at all: the engine refuses in its own words
+        age = time.time_ns() - prices.ts_event
+        if age > limit:
+            raise MarginbotError(
+                f"the last {venue} price of {symbol} is {age / 1e9:.0f} s old (feeds are stale "
+                f"after {limit / 1e9:g} s): the order was not placed; wait for the feed"
+            )
 
     def _on_market(self, events: list[MarketEvent | FeedEvent]) -> None:
-        if self.state is not None:
-            self.state.append([e for e in events if self.engine.reads(e)])  # type: ignore[misc]
+        try:
+            self._journal([e for e in events if self.engine.reads(e)])  # type: ignore[misc]
+        except MarginbotError:
+            # Not journaled, so not applied: the feed's own events (stale, recovered) still
+            # raise their alerts; prices resume when the journal can be written again.
+            events = [e for e in events if type(e).__name__.startswith("Feed")]
+            self.unjournaled += 1
         counts = self.event_counts
         for event in events:
             key = (getattr(event, "venue", ""), kind_of(type(event)))
@@ -359,8 +417,8 @@ class Daemon:
     def _raise(self, alerts: list[Alert]) -> None:
         self.alerts.raise_(alerts)
 
-    def _daemon_alert(self, kind: str, message: str) -> None:
-        self._raise([Alert(kind, Severity.INFO, time.time_ns(), None, None, message)])
+    def _daemon_alert(self, kind: str, message: str, severity: Severity = Severity.INFO) -> None:
+        self._raise([Alert(kind, severity, time.time_ns(), None, None, message)])
 
     async def _load_missing_instruments(self) -> None:
         """Instruments the bundled snapshot lacks (all of Bybit's), from the venue via ccxt."""

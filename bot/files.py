@@ -43,7 +43,8 @@ def replacing(output: Path, inputs: Sequence[Path] = ()) -> Iterator[Path]:
     if output.exists() and output.is_dir():
         raise InputError(f"{output} is a directory; give an output file")
     output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(f".{output.name}.partial-{os.getpid()}")
+    # The same suffixes as the output (a writer may choose its format by them, as .gz).
+    temporary = output.with_name(f".partial-{os.getpid()}-{output.name}")
     try:
         yield temporary
         temporary.replace(output)

@@ -151,6 +151,8 @@ class DaemonCollector(Collector):
 def health(daemon: Daemon) -> list[str]:
     """What is wrong, one line each; empty when healthy."""
     problems = [problem for feed in daemon.feeds if (problem := feed.health())]
+    if daemon.storage_error is not None:
+        problems.append(f"the journal cannot be written ({daemon.storage_error}): inputs refused")
     task = daemon.command_task
     if task is not None and task.done() and not daemon.stop.is_set():
         problems.append("the MQTT command channel has stopped; commands over MQTT are not read")

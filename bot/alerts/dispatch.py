@@ -39,6 +39,7 @@ class AlertDispatch:
             if self.outbox is not None
         }
         self.counts: dict[str, int] = {}  # alerts raised, by kind
+        self.unstored = 0  # alerts the outbox could not take (a full disk): printed and logged
         self._shown: dict[tuple[str, str], set[str]] = {}  # retained topics now open
         self._sent: dict[tuple[str, str], float] = {}
 
@@ -55,7 +56,11 @@ class AlertDispatch:
                 )
             payload = alert_payload(alert)  # one id for every copy of the alert
             for publisher in targets:
-                publisher.enqueue(alert, payload)
+                try:
+                    publisher.enqueue(alert, payload)
+                except (sqlite3.Error, OSError) as exc:  # a full disk: printed and logged only
+                    self.unstored += 1
+                    log.warning("outbox_write_failed", kind=alert.kind, error=str(exc))
             self.out.write(f"ALERT {alert.severity.value.upper()} {alert.kind}: {alert.message}\n")
             self.out.flush()
 

@@ -43,9 +43,11 @@ def _number(text: str | None) -> str | None:
     if text is None:
         return None
     try:
-        Decimal(text)
+        value = Decimal(text)
     except ArithmeticError:
         raise InputError(f"{text!r} is not a number") from None
+    if not value.is_finite():
+        raise InputError(f"{text!r} is not a finite number")
     return text
 
 

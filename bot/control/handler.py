@@ -59,6 +59,7 @@ class CommandHandler:
         journal: Callable[[list[Input]], None] | None = None,
         status: Callable[[], dict[str, Any]] | None = None,
         step: Callable[[Input], list[EngineEvent]] | None = None,
+        admit: Callable[[Input], None] | None = None,
     ) -> None:
         self.engine = engine
         self.record = record
@@ -67,6 +68,7 @@ class CommandHandler:
         self.journal = journal
         self.status = status
         self.step = step or engine.step
+        self.admit = admit  # raises MarginbotError to refuse a command before it is journaled
 
     def _require_account(self, name: str) -> None:
         if name not in self.engine.desks:
@@ -89,10 +91,15 @@ class CommandHandler:
             command = request.command(ts)
         except MarginbotError as exc:
             return {**reply, "ok": False, "error": str(exc)}
+        try:
+            if self.admit is not None:
+                self.admit(command)  # e.g. no order on a price older than the feed's limit
+            if self.journal is not None:
+                self.journal([command])  # committed before the engine applies it
+        except MarginbotError as exc:
+            return {**reply, "ok": False, "error": str(exc)}
         if self.record is not None:
             self.record({"t": "command", "ts": ts, "data": orjson.loads(raw)})
-        if self.journal is not None:
-            self.journal([command])  # committed before the engine applies it
         try:
             events = self.step(command)
         except MarginbotError as exc:

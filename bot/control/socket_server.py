@@ -58,7 +58,15 @@ class ControlServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
-                reply = self.handle(line.strip())
+                try:
+                    reply = self.handle(line.strip())
+                except Exception as exc:  # a bug in a handler: this client is still answered
+                    log.exception("control_command_failed", error=type(exc).__name__)
+                    reply = {
+                        "id": None,
+                        "ok": False,
+                        "error": f"internal error: {type(exc).__name__}",
+                    }
                 writer.write(orjson.dumps(reply) + b"\n")
                 await writer.drain()
         except (ConnectionError, ValueError) as exc:
