@@ -100,6 +100,8 @@ async def test_a_full_disk_refuses_inputs_and_the_daemon_resumes_by_itself(
     assert filled["ok"], filled
     fill = next(e for e in filled["events"] if e["type"] == "order_filled")["fill"]
     price = Decimal(fill["price"])
+    assert frozen is not None
+    assert fresh is not None
     assert price < frozen  # filled at the price after the outage, never the frozen one
     assert abs(price - fresh) < Decimal(50)
     text = out.getvalue()
