@@ -638,7 +638,16 @@ class Daemon:
             self._announce(socket_path)
             if ready is not None:
                 ready()
-            await wait_event(self.stop, duration_s)
+            try:
+                await wait_event(self.stop, duration_s)
+            except asyncio.CancelledError:
+                # Cancelled, not stopped (an embedding program ends its loop): nothing of the
+                # daemon may outlive it.
+                for feed in self.feeds:
+                    feed.stop()
+                for task in [*tasks, *reconcilers, *publishing]:
+                    task.cancel()
+                raise
             stopping = time.monotonic()
             self._daemon_alert("daemon_stopping", f"marginbot {__version__} is stopping")
             await self._stop_tasks(tasks, reconcilers, publishing)

@@ -164,8 +164,14 @@ class FeedClient:
             self._deadline.reschedule(asyncio.get_running_loop().time())  # wake the reader now
 
     async def run(self) -> None:
-        """Keep the feed alive until `stop()`; never raises for network trouble."""
+        """Keep the feed alive until `stop()` or cancellation; never raises for network
+        trouble."""
+        task = asyncio.current_task()
         while not self._stopping.is_set():
+            # Python 3.11's asyncio.timeout can turn a cancellation into a TimeoutError, which a
+            # reconnect loop would take for network trouble: a cancelled feed must end.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             delay, rate_limited, reason = await self._connect_once()
             if self._stopping.is_set():
                 break

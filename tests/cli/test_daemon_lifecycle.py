@@ -3,6 +3,7 @@ the recorder, the outbox and a snapshot, and a second signal that stops it at on
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -177,3 +178,33 @@ def test_a_second_daemon_on_the_same_socket_or_state_is_refused(tmp_path: Path) 
     assert "is in use by another running marginbot" in same_state.stderr
     assert same_socket.returncode == 2
     assert "another marginbot answers on" in same_socket.stderr
+
+
+async def test_a_cancelled_daemon_leaves_no_task_behind(tmp_path: Path) -> None:
+    """An embedding program that cancels `Daemon.run` (as a test's loop does on failure) gets
+    every feed, reconnect loop and timer back: nothing keeps running."""
+    import asyncio
+    import io
+
+    from bot.config import load_config
+    from bot.daemon import Daemon
+
+    path = tmp_path / "d.toml"
+    path.write_text(
+        '[sim]\nbase_url = "ws://127.0.0.1:9"\n'  # nothing answers: the feeds keep retrying
+        '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
+        '[[accounts]]\nname = "a"\nvenue = "binance"\nwallet_balance = "100"\n'
+        f'[state]\ndirectory = "{tmp_path / "state"}"\n'
+        f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
+        "[recording]\nenabled = false\n[metrics]\nenabled = false\n"
+    )
+    before = asyncio.all_tasks()
+    daemon = Daemon(load_config(path), path, io.StringIO())
+    running = asyncio.create_task(daemon.run())
+    await asyncio.sleep(1.0)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    await asyncio.sleep(0.3)
+    left = [t.get_name() for t in asyncio.all_tasks() - before if not t.done()]
+    assert left == []
