@@ -185,6 +185,33 @@ def _doctor(args: argparse.Namespace) -> int:
     return asyncio.run(run_doctor(config, args.config, args.seconds, args.record, sys.stdout))
 
 
+def _set_state_aside(directory: Path) -> None:
+    """`run --fresh`: the old ledgers move to `<directory>.<UTC time>`; nothing is deleted."""
+    import fcntl
+    import time
+
+    if not directory.exists() or not any(directory.iterdir()):
+        return
+    lock = directory / "lock"
+    if lock.exists():
+        with lock.open("a") as held:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise MarginbotError(
+                    f"a running marginbot holds {directory}: stop it before a fresh start"
+                ) from None
+            fcntl.flock(held, fcntl.LOCK_UN)
+    aside = directory.with_name(
+        f"{directory.name}.{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    )
+    try:
+        directory.rename(aside)
+    except OSError as exc:
+        raise MarginbotError(f"cannot set {directory} aside: {exc.strerror}") from None
+    sys.stdout.write(f"fresh start: the previous state is kept in {aside}\n")
+
+
 def _run(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -194,6 +221,8 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     os.umask(0o077)  # state, sessions, outbox and logs: the owner's alone
+    if args.fresh:
+        _set_state_aside(Path(config.state.directory))
     settings = config.logging
     configure(
         level=os.environ.get("MARGINBOT_LOG_LEVEL", settings.level),
@@ -329,6 +358,12 @@ def _live_parsers(commands: Any) -> None:
         metavar="FILE",
         help="append every engine event (fills, triggers, ...) as JSON Lines",
     )
+    run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start new ledgers from the configuration; the old state directory is kept aside "
+        "(renamed with the time), never deleted",
+    )
     run.set_defaults(handler=_run)
 
     alerts = commands.add_parser("alerts", help="follow the alerts on the MQTT broker")
@@ -355,6 +390,11 @@ def _live_parsers(commands: Any) -> None:
         "check", help="validate FILE and say what the daemon would run; exit 2 if it is wrong"
     )
     check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument(
+        "--offline",
+        action="store_true",
+        help="check the file alone: do not require the testnet credentials it names",
+    )
     check.set_defaults(handler=_config_check)
 
     sim = commands.add_parser(

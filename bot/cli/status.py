@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from bot.cli.control import _call
 from bot.config import Config, load_config
-from bot.errors import MarginbotError
+from bot.errors import ConfigError, MarginbotError
 from bot.execution.credentials import load_credentials
 from bot.strategy import load_strategy
 
@@ -132,11 +133,45 @@ def describe_config(config: Config, path: Path) -> list[str]:
     return lines
 
 
+def _other_kind(path: Path) -> str | None:
+    """What a TOML file that is not a daemon configuration is, in words, when we can tell."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    if "feeds" in document:
+        return None
+    if {"mark", "last"} & set(document) and "symbols" in document:
+        return (
+            f"{path} is a simulator scenario, not a daemon configuration: run it with "
+            f"`marginbot sim --scenario {path}`"
+        )
+    if {"entry_price", "tick", "print_every"} & set(document):
+        return (
+            f"{path} is a story file, not a daemon configuration: run it with "
+            f"`marginbot story --config {path}`"
+        )
+    if "fault" in document:
+        return (
+            f"{path} is a fault plan, not a daemon configuration: give it to "
+            f"`marginbot sim --faults {path}`"
+        )
+    return None
+
+
 def check_config(args: argparse.Namespace) -> int:
+    other = _other_kind(args.file)
+    if other is not None:
+        raise ConfigError(other)
     config = load_config(args.file)
     for account in config.accounts:
-        if account.execution == "testnet":
-            load_credentials(account.name, account.secrets_file)  # present and private
+        if account.execution == "testnet" and not args.offline:
+            try:
+                load_credentials(account.name, account.secrets_file)  # present and private
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"{exc} (`config check --offline` checks the file alone)"
+                ) from None
     for strategy in config.strategies:
         load_strategy(
             strategy.file,

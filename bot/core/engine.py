@@ -59,7 +59,7 @@ from bot.core.market import BookTop, LastPrice, MarketEvent, MarkPrice, Trade
 from bot.core.orders import OrderRequest, OrderType, PriceSource
 from bot.core.position_index import SYMBOL_STAMPS
 from bot.core.prices import PriceBoard, SymbolPrices
-from bot.core.values import ONE, ZERO, MarginMode, OrderSide, Side
+from bot.core.values import ONE, ZERO, MarginMode, OrderSide, Side, slot_words
 from bot.errors import InputError, MarginbotError
 
 Input = MarketEvent | Command | LoadInstruments
@@ -407,7 +407,7 @@ class Engine:
                 command.ts,
                 command.account,
                 name,
-                f"no {command.slot} position open on {command.symbol}; open one first",
+                f"no {slot_words(command.slot)}position open on {command.symbol}; open one first",
             )
         return position
 

@@ -39,6 +39,7 @@ from bot.core.values import (
     fmt,
     money,
     price,
+    slot_words,
 )
 from bot.errors import (
     InputError,
@@ -133,7 +134,7 @@ class Account(PositionIndex):
         """The open position in the slot; refuses when there is none."""
         position = self.position(symbol, slot)
         if position is None:
-            raise PositionError(f"no {slot} position is open on {symbol}")
+            raise PositionError(f"no {slot_words(slot)}position is open on {symbol}")
         return position
 
     def mark(self, symbol: str, fallback: Decimal) -> Decimal:
@@ -308,7 +309,7 @@ class Account(PositionIndex):
         position = self.position(symbol, slot)
         if position is None:
             raise MarginAdjustmentRefused(
-                f"no {slot} position on {symbol}; open one before adjusting its margin"
+                f"no {slot_words(slot)}position on {symbol}; open one before adjusting its margin"
             )
         if position.margin_mode is not MarginMode.ISOLATED:
             raise MarginAdjustmentRefused(

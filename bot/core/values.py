@@ -144,3 +144,9 @@ def fmt(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in {"-0", ""} else text
+
+
+def slot_words(slot: PositionSlot) -> str:
+    """How a position slot reads in a sentence: "" for one-way ("both" is Binance's wire
+    term), "long " or "short " in hedge mode."""
+    return "" if slot is PositionSlot.BOTH else f"{slot.value} "

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -51,6 +52,7 @@ class ReplaySummary:
     commands: int = 0
     refused: int = 0  # inputs the engine refused (bad market data), skipped as live
     bad_records: Counter[str] = field(default_factory=Counter)  # unreadable, skipped
+    record_kinds: Counter[str] = field(default_factory=Counter)  # by `t`
 
     @property
     def span_seconds(self) -> float:
@@ -59,13 +61,25 @@ class ReplaySummary:
         return (self.last_ts - self.first_ts) / 1e9
 
     def lines(self) -> list[str]:
-        out = [f"replayed {self.path}: {self.records} records over {self.span_seconds:.1f} s"]
+        kinds = ", ".join(
+            f"{count:,} {_words(kind, count)}"
+            for kind, count in sorted(self.record_kinds.items(), key=lambda kv: -kv[1])
+        )
+        out = [f"replayed {self.path}: {self.records:,} records ({kinds})"]
+        if self.first_ts is not None and self.last_ts is not None:
+            out.append(
+                f"  {_when(self.first_ts)} to {_when(self.last_ts)} ({_span(self.span_seconds)})"
+            )
+        out.append(f"  {sum(self.events.values()):,} events from them:")
         if self.commands:
             out.append(f"  {'trader commands':<20} {self.commands:>9}")
         if self.refused:
             out.append(f"  {'inputs refused':<20} {self.refused:>9}")
         for name, count in sorted(self.events.items()):
-            out.append(f"  {name:<20} {count:>9}")
+            out.append(f"  {name:<20} {count:>9,}")
+        if self.ignored:
+            skipped = ", ".join(f"{n:,} {kind}" for kind, n in sorted(self.ignored.items()))
+            out.append(f"  frames with nothing marginbot reads: {skipped}")
         errors = sum(self.parse_errors.values())
         out.append(f"  {'parse errors':<20} {errors:>9}")
         for kind, count in sorted(self.parse_errors.items()):
@@ -83,7 +97,7 @@ class ReplaySummary:
         if d is not None:
             out.append(
                 f"  largest mark-vs-last divergence: {d.venue} {d.symbol} mark {d.mark} last "
-                f"{d.last} ({d.relative * 100:.4f} %) at {d.ts_event}"
+                f"{d.last} ({d.relative * 100:.4f} %) at {_when(d.ts_event)}"
             )
         return out
 
@@ -108,6 +122,7 @@ def replay(
     previous_ts: int | None = None
     for record in reader.records():
         summary.records += 1
+        summary.record_kinds[str(record.get("t"))] += 1
         problem = _record_problem(record)
         if problem is not None:
             summary.bad_records[problem] += 1  # counted and skipped, as a malformed frame is
@@ -143,6 +158,38 @@ def replay(
     summary.ignored = pipeline.ignored()
     summary.unparsed = pipeline.unparsed
     return summary
+
+
+_RECORD_WORDS = {
+    "recv": "frame received",
+    "send": "frame sent",
+    "connect": "connect",
+    "disconnect": "disconnect",
+    "http": "REST answer",
+    "command": "trader command",
+}
+
+
+def _words(kind: str, count: int) -> str:
+    word = _RECORD_WORDS.get(kind, f"{kind!r} record")
+    if count == 1:
+        return word
+    head, _, tail = word.partition(" ")
+    return f"{head}s {tail}".strip() if tail and head in ("frame", "REST") else word + "s"
+
+
+def _when(ts_ns: int) -> str:
+    """A UTC time a person reads: 2023-04-05 00:01:14.400 UTC."""
+    moment = datetime.fromtimestamp(ts_ns / 1e9, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d} UTC"
+
+
+def _span(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours} h {minutes} min {rest:.0f} s"
+    return f"{minutes} min {rest:.1f} s" if minutes else f"{rest:.1f} s"
 
 
 # Local times a recorder could have written: 2009-01-01 to 2100-01-01, in nanoseconds.

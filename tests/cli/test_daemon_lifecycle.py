@@ -208,3 +208,82 @@ async def test_a_cancelled_daemon_leaves_no_task_behind(tmp_path: Path) -> None:
     await asyncio.sleep(0.3)
     left = [t.get_name() for t in asyncio.all_tasks() - before if not t.done()]
     assert left == []
+
+
+def _marginbot(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MARGINBOT, *args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd
+    )
+
+
+@pytest.mark.parametrize(
+    ("file", "words"),
+    [
+        ("config/story.toml", "is a story file, not a daemon configuration: run it with"),
+        ("config/scenarios/crash.toml", "is a simulator scenario, not a daemon configuration"),
+    ],
+)
+def test_config_check_says_what_another_kind_of_file_is(file: str, words: str) -> None:
+    checked = _marginbot("config", "check", str(ROOT / file))
+    assert checked.returncode == 2
+    assert words in checked.stderr
+    assert "unknown field" not in checked.stderr
+
+
+def test_config_check_offline_checks_a_testnet_config_without_credentials() -> None:
+    example = str(ROOT / "config/example-binance-testnet.toml")
+    without = _marginbot("config", "check", example)
+    assert without.returncode == 2
+    assert "`config check --offline` checks the file alone" in without.stderr
+    offline = _marginbot("config", "check", "--offline", example)
+    assert offline.returncode == 0, offline.stderr
+    assert "binance-demo: binance isolated 5000 at 10x, testnet" in offline.stdout
+
+
+def test_run_fresh_keeps_the_old_state_aside(tmp_path: Path) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text(
+        '[sim]\nbase_url = "ws://127.0.0.1:9"\n'
+        '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
+        '[[accounts]]\nname = "a"\nvenue = "binance"\nwallet_balance = "100"\n'
+        f'[state]\ndirectory = "{tmp_path / "state"}"\n'
+        f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
+        "[recording]\nenabled = false\n[metrics]\nenabled = false\n"
+        f'[logging]\nfile = "{tmp_path / "log.jsonl"}"\n'
+    )
+    first = _marginbot("run", "--config", str(path), "--duration", "0.5")
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "state" / "accounts").exists()
+    fresh = _marginbot("run", "--config", str(path), "--duration", "0.5", "--fresh")
+    assert fresh.returncode == 0, fresh.stderr
+    [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("state.")]
+    assert "fresh start: the previous state is kept in" in fresh.stdout
+    assert (aside / "accounts").exists()  # nothing deleted
+    assert "state: new in" in fresh.stdout
+
+
+def test_replay_summary_reads_as_times_and_counts_that_add_up() -> None:
+    summary = _marginbot(
+        "replay", str(ROOT / "bot/data/sessions/binance-btcusdt-20230404.jsonl.gz")
+    )
+    assert summary.returncode == 0, summary.stderr
+    lines = summary.stdout.splitlines()
+    assert lines[0].endswith("73,766 records (73,764 frames received, 1 connect, 1 REST answer)")
+    assert lines[1] == "  2023-04-04 23:58:20.423 UTC to 2023-04-05 00:06:54.683 UTC (8 min 34.3 s)"
+    assert "  57,654 events from them:" in lines
+    assert "frames with nothing marginbot reads: 16,110 binance:event:depthUpdate" in summary.stdout
+    assert summary.stdout.rstrip().endswith("at 2023-04-05 00:01:08.567 UTC")
+
+
+def test_one_way_refusals_speak_of_the_position_not_of_a_slot() -> None:
+    from decimal import Decimal
+
+    from bot.core.commands import AdjustIsolatedMargin, ClosePosition
+    from bot.core.engine import Engine
+    from tests.conftest import make_account
+
+    engine = Engine({"a": make_account("1000")})
+    [refused] = engine.step(ClosePosition("a", "BTCUSDT", 1))
+    assert refused.reason == "no position open on BTCUSDT; open one first"
+    [adjust] = engine.step(AdjustIsolatedMargin("a", "BTCUSDT", Decimal(10), 2))
+    assert adjust.reason.startswith("no position on BTCUSDT; open one before")
