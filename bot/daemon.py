@@ -353,6 +353,12 @@ class Daemon:
         if desk is None:
             return
         venue = str(desk.account.venue)
+        fed = {s.upper() for f in self.config.feeds if f.venue == venue for s in f.symbols}
+        if symbol not in fed and symbol in desk.account.instruments:
+            raise MarginbotError(
+                f"no feed carries {symbol}: add it to the symbols of the {venue} [[feeds]] "
+                "table, so that it has prices, and restart"
+            )
         prices = self.engine.prices.symbols.get((venue, symbol))
         limit = self.max_price_age_ns.get(venue)
         if prices is None or limit is None or prices.ts_event == 0:

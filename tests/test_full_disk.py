@@ -108,3 +108,19 @@ async def test_a_full_disk_refuses_inputs_and_the_daemon_resumes_by_itself(
     assert text.count("ALERT CRITICAL storage_failed") == 1
     assert "ALERT INFO storage_recovered" in text
     assert daemon.unjournaled > 0
+
+
+async def test_an_order_for_a_symbol_no_feed_carries_says_how_to_get_prices(
+    tmp_path: Path,
+) -> None:
+    async with Simulator(ScenarioSource(FALLING, venues=("binance",))) as sim:
+        path = _config(tmp_path, sim)
+        daemon = Daemon(load_config(path), path, io.StringIO())
+        running = asyncio.create_task(daemon.run())
+        while daemon.engine.prices.get("binance", "BTCUSDT").mark is None:
+            await asyncio.sleep(0.02)
+        reply = await send(tmp_path / "mb.sock", {**BUY, "symbol": "ETHUSDT"})
+        daemon.stop.set()
+        await running
+    assert not reply["ok"]
+    assert reply["error"].startswith("no feed carries ETHUSDT: add it to the symbols of the")

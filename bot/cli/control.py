@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -56,25 +57,94 @@ def _print_reply(reply: dict[str, Any], as_json: bool) -> int:
         sys.stdout.write(orjson.dumps(reply, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         for event in reply.get("events", []):
-            sys.stdout.write(_event_line(event) + "\n")
+            line = _event_line(event)
+            if line is not None:
+                sys.stdout.write(line + "\n")
         if not reply.get("ok"):
-            sys.stdout.write(f"refused: {reply.get('error')}\n")
+            sys.stdout.write(f"refused: {reply.get('error')}\n")  # once, in words
     return 0 if reply.get("ok") else 1
 
 
-def _event_line(event: dict[str, Any]) -> str:
+def _shown(value: Any) -> str:
+    """A decimal string as `status` shows it: separators, at most 8 places, no trailing 0."""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -8:
+        number = number.quantize(Decimal("0.00000001"))
+    text = f"{number:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _setting_line(change: dict[str, Any]) -> str:
+    symbol = change.get("symbol", "")
+    words: dict[str, Callable[[Any], str]] = {
+        "leverage": lambda v: f"leverage of {symbol} set to {_shown(v)}x",
+        "margin_mode": lambda v: f"margin mode of {symbol} set to {v}",
+        "position_mode": lambda v: f"position mode set to {v}",
+        "amount": lambda v: f"isolated margin of {symbol} changed by {_shown(v)}",
+    }
+    for key, say in words.items():
+        if key in change:
+            return say(change[key])
+    return "setting changed: " + _flat(change)
+
+
+def _money(value: Any) -> str:
+    """Two places, as `status` shows money and prices; '-' for none."""
+    if value is None:
+        return "-"
+    try:
+        return f"{Decimal(str(value)):,.2f}"
+    except ArithmeticError:
+        return str(value)
+
+
+def _percent(value: Any) -> str:
+    if value is None:
+        return "-"
+    try:
+        return f"{Decimal(str(value)) * 100:.2f} %"
+    except ArithmeticError:
+        return str(value)
+
+
+def _event_line(event: dict[str, Any]) -> str | None:
+    """One readable sentence per event; None for a refusal, which the reply says once."""
     kind = event.get("type", "?")
+    if kind in ("order_rejected", "command_refused"):
+        return None
+    if kind == "setting_changed":
+        return _setting_line(event.get("change") or {})
+    if kind == "order_canceled":
+        return f"canceled {event.get('order_id')}: {event.get('reason')}"
     if kind == "order_filled":
         fill = event["fill"]
         return (
-            f"filled {event['order_id']} ({event['role']}): {fill['side']} {fill['qty']} "
-            f"{fill['symbol']} at {fill['price']}, fee {fill['fee']}, wallet "
-            f"{fill['wallet_balance']}"
+            f"filled {event['order_id']} ({event['role']}): {fill['side']} {_shown(fill['qty'])} "
+            f"{fill['symbol']} at {_shown(fill['price'])}, fee {_shown(fill['fee'])}, wallet "
+            f"{_shown(fill['wallet_balance'])}"
         )
     if kind == "order_accepted":
         return f"accepted {event['order_id']}: {event['description']} ({event['status']})"
     details = {k: v for k, v in event.items() if k not in ("type", "ts", "account")}
-    return f"{kind}: " + ", ".join(f"{k}={v}" for k, v in details.items())
+    return f"{kind.replace('_', ' ')}: " + ", ".join(
+        f"{k.replace('_', ' ')} {_flat(v)}" for k, v in details.items() if v is not None
+    )
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k.replace('_', ' ')} {_flat(v)}"
+            for k, v in value.items()
+            if k != "type" and v is not None
+        )
+    return _shown(value)
 
 
 def order_command(args: argparse.Namespace) -> int:
@@ -194,16 +264,18 @@ def show_state(args: argparse.Namespace, orders_only: bool = False) -> int:
         account = state["account"]
         if not orders_only:
             sys.stdout.write(
-                f"{name} ({state['venue']}): wallet {account['wallet_balance']}, margin balance "
-                f"{account['margin_balance']}, maintenance {account['maintenance_margin']}, "
-                f"cross ratio {account['cross_margin_ratio']}, available "
-                f"{account['available_balance']}\n"
+                f"{name} ({state['venue']}): wallet {_money(account['wallet_balance'])}, margin "
+                f"balance {_money(account['margin_balance'])}, maintenance "
+                f"{_money(account['maintenance_margin'])}, cross ratio "
+                f"{_percent(account['cross_margin_ratio'])}, available "
+                f"{_money(account['available_balance'])}\n"
             )
             for p in state["positions"]:
                 sys.stdout.write(
-                    f"  {p['side']:<5} {p['qty']} {p['symbol']} {p['margin_mode']} entry "
-                    f"{p['entry_price']} mark {p['mark_price']} liq {p['liquidation_price']} "
-                    f"upnl {p['unrealized_pnl']} ratio {p['margin_ratio']}\n"
+                    f"  {p['side']:<5} {_shown(p['qty'])} {p['symbol']} {p['margin_mode']} entry "
+                    f"{_money(p['entry_price'])} mark {_money(p['mark_price'])} liq "
+                    f"{_money(p['liquidation_price'])} upnl {_money(p['unrealized_pnl'])} ratio "
+                    f"{_percent(p['margin_ratio'])}\n"
                 )
         for o in state["orders"]:
             trigger = f" trigger {o['trigger']} on {o['trigger_source']}" if o["trigger"] else ""

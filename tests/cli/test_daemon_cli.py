@@ -86,11 +86,11 @@ def test_open_with_bracket_from_the_cli_and_watch_the_stop_fire(tmp_path: Path) 
         )
         assert opened.returncode == 0, opened.stdout + opened.stderr
         [fill] = [line for line in opened.stdout.splitlines() if "filled isolated-1" in line]
-        entry = Decimal(fill.split(" at ")[1].split(",")[0])
+        entry = Decimal(fill.split(" at ")[1].split(", fee")[0].replace(",", ""))
         shown = cli("position", "show", "--config", str(config), "--account", "isolated")
         # Isolated 10x, MMR 0.4 %: LP = entry × (1 − 1/10) / (1 − 0.004)
         expected = entry * Decimal("0.9") / Decimal("0.996")
-        assert f"liq {str(expected)[:9]}" in shown.stdout
+        assert f"liq {expected:,.2f}" in shown.stdout  # as `status` shows it
         assert (
             "stop_market sell close position BTCUSDT (stop_loss, untriggered) trigger 9200 "
             "on mark" in shown.stdout
@@ -107,7 +107,9 @@ def test_open_with_bracket_from_the_cli_and_watch_the_stop_fire(tmp_path: Path) 
             "cross",
         )
         assert refused.returncode == 1
-        assert "close it first" in refused.stdout
+        assert refused.stdout.count("close it first") == 1  # each refusal once, in words
+        assert "{'" not in opened.stdout + refused.stdout  # no Python reprs
+        assert "leverage of BTCUSDT set to 10x" in opened.stdout
         lines = read_until(daemon, "stop_loss triggered: mark", 60)
         fill = read_until(daemon, "filled stop_loss", 5)[-1]
         price = float(fill.split(" at ")[1].split()[0])
