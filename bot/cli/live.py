@@ -47,6 +47,7 @@ class SimOptions:
     speed: float
     loop: bool
     faults: Path | None
+    start_delay_s: float | None = None  # a scenario's clock: this long after start, or None
 
 
 def build_source(options: SimOptions) -> Source:
@@ -57,11 +58,16 @@ def build_source(options: SimOptions) -> Source:
 
 async def run_sim(options: SimOptions, out: TextIO) -> int:
     plan = load_faults(options.faults) if options.faults else FaultPlan()
+    # A scenario's clock starts when the first client subscribes (a daemon started by hand a
+    # minute later still sees the whole story), or after --start-delay.
+    waits = options.scenario is not None and options.start_delay_s is None
     simulator = Simulator(
         build_source(options),
         faults=plan,
         speed=options.speed,
         loop=options.loop,
+        wait_for_subscriber=waits,
+        start_delay_s=options.start_delay_s or 0.0,
         host=options.host,
         port=options.port,
     )
@@ -74,6 +80,7 @@ async def run_sim(options: SimOptions, out: TextIO) -> int:
             "(REST /fapi/...)\n"
             f"  bybit    {simulator.base_url('ws')}/v5/public/linear  (REST /v5/market/...)\n"
             f"  watch it: marginbot watch --venue binance --sim {simulator.base_url('ws')}\n"
+            + ("  the scenario starts when the first client subscribes\n" if waits else "")
         )
         out.flush()
         finished = asyncio.ensure_future(simulator.finished.wait())

@@ -99,6 +99,8 @@ def _sim(args: argparse.Namespace) -> int:
 
     if args.session and args.scenario:
         raise InputError("give --session or --scenario, not both")
+    if args.start_delay is not None and args.start_delay < 0:
+        raise InputError("--start-delay: expected zero or more seconds")
     if args.speed <= 0:
         raise InputError("--speed must be positive")
     return main_sim(
@@ -110,6 +112,7 @@ def _sim(args: argparse.Namespace) -> int:
             args.speed,
             not args.once,
             args.faults,
+            args.start_delay,
         )
     )
 
@@ -404,8 +407,17 @@ def _live_parsers(commands: Any) -> None:
         "plus their market-data REST endpoints, from a recorded session (default: the shipped "
         "Binance BTCUSDT session) or a scenario file. See docs/simulator.md.",
     )
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sim.add_argument(
+        "--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)"
+    )
+    sim.add_argument(
+        "--start-delay",
+        type=float,
+        metavar="SECONDS",
+        help="start a scenario this long after the simulator (default: when the first client "
+        "subscribes)",
+    )
     sim.add_argument("--session", type=Path, metavar="FILE", help="a marginbot session to play")
     sim.add_argument(
         "--scenario",

@@ -82,6 +82,7 @@ class Simulator:
         speed: float = 1.0,
         loop: bool = False,
         wait_for_subscriber: bool = False,
+        start_delay_s: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str = "sim-key",
@@ -92,6 +93,7 @@ class Simulator:
         self.speed = speed
         self.loop = loop
         self.wait_for_subscriber = wait_for_subscriber
+        self.start_delay_s = start_delay_s
         self.host = host
         self.port = port
         self.hub = Hub()
@@ -165,6 +167,8 @@ class Simulator:
     async def _play(self) -> None:
         while self.wait_for_subscriber and not any(s.topics for s in self.hub.subscribers):
             await asyncio.sleep(0.01)  # a demo starts its story when someone listens
+        if self.start_delay_s > 0:
+            await asyncio.sleep(self.start_delay_s)
         while True:
             started = time.monotonic()
             for item in self.source.frames(int(time.time() * 1000), self.speed):

@@ -118,3 +118,26 @@ def test_watch_from_config_records_a_session_that_replays(tmp_path: Path) -> Non
     assert header["config_digest"] == config_digest(config)
     assert "clock skew" in watch.stdout
     assert "parse errors                 0" in replayed.stdout
+
+
+async def test_a_scenario_starts_when_the_first_client_subscribes() -> None:
+    """Typed by hand a while after `marginbot sim --scenario`, a daemon still sees the story
+    from its first price, not mid-crash."""
+    import asyncio
+
+    import orjson
+    from websockets.asyncio.client import connect
+
+    from tests.conftest import ROOT, sim_process
+
+    crash = str(ROOT / "config/scenarios/crash.toml")
+    sim, http = sim_process("--scenario", crash, "--speed", "10")
+    try:
+        await asyncio.sleep(2.5)  # 25 s of scenario time: the crash would be under way by now
+        url = http.replace("http://", "ws://") + "/market/stream?streams=btcusdt@markPrice@1s"
+        async with connect(url, compression=None, proxy=None) as ws:
+            first = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    assert first["data"]["p"] == "10000"
