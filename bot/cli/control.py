@@ -287,9 +287,22 @@ def show_state(args: argparse.Namespace, orders_only: bool = False) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, account_required: bool = True) -> None:
-    parser.add_argument("--account", required=account_required)
-    parser.add_argument("--socket", help="the daemon's control socket")
-    parser.add_argument("--config", type=Path, help="read the socket path from a config")
+    parser.add_argument(
+        "--account",
+        required=account_required,
+        metavar="NAME",
+        help="the account, as named in [[accounts]]"
+        + ("" if account_required else " (default: all)"),
+    )
+    parser.add_argument(
+        "--socket",
+        type=Path,
+        metavar="FILE",
+        help="the daemon's control socket (default: from --config, else logs/marginbot.sock)",
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="read the socket path from this daemon config"
+    )
     parser.add_argument("--json", action="store_true", help="print raw JSON replies")
 
 
@@ -301,14 +314,15 @@ def add_parsers(commands: Any) -> None:
 def _order_parsers(commands: Any) -> None:
     common = _common
     order = commands.add_parser("order", help="place, cancel and list orders on the daemon")
-    actions = order.add_subparsers(dest="action", required=True)
+    actions = order.add_subparsers(dest="action", required=True, metavar="{place,cancel,list}")
     place = actions.add_parser("place", help="place an order")
     common(place)
-    place.add_argument("--symbol", required=True)
-    place.add_argument("--side", choices=["buy", "sell"], required=True)
+    place.add_argument("--symbol", required=True, help="the venue's symbol, e.g. BTCUSDT")
+    place.add_argument("--side", choices=["buy", "sell"], required=True, help="buy or sell")
     place.add_argument(
         "--type",
         default="market",
+        help="the order type (default market)",
         choices=[
             "market",
             "limit",
@@ -319,19 +333,36 @@ def _order_parsers(commands: Any) -> None:
             "trailing_stop_market",
         ],
     )
-    place.add_argument("--qty")
-    place.add_argument("--price")
+    place.add_argument("--qty", help="quantity in the base asset, e.g. 0.01 (BTC)")
+    place.add_argument("--price", help="limit price (limit, stop_limit, take_profit_limit)")
     place.add_argument("--trigger", help="trigger price of a stop or take-profit")
-    place.add_argument("--trigger-source", choices=["mark", "last", "index"], default="last")
-    place.add_argument("--tif", choices=["gtc", "ioc", "fok", "post_only"], default="gtc")
-    place.add_argument("--reduce-only", action="store_true")
-    place.add_argument("--close-position", action="store_true")
-    place.add_argument("--position-side", choices=["both", "long", "short"], default="both")
+    place.add_argument(
+        "--trigger-source",
+        choices=["mark", "last", "index"],
+        default="last",
+        help="the price the trigger watches (default last)",
+    )
+    place.add_argument(
+        "--tif",
+        choices=["gtc", "ioc", "fok", "post_only"],
+        default="gtc",
+        help="time in force of a limit order (default gtc)",
+    )
+    place.add_argument("--reduce-only", action="store_true", help="may only reduce a position")
+    place.add_argument(
+        "--close-position", action="store_true", help="close the whole position when triggered"
+    )
+    place.add_argument(
+        "--position-side",
+        choices=["both", "long", "short"],
+        default="both",
+        help="hedge mode: the long or the short position (default both: one-way mode)",
+    )
     place.add_argument("--callback-rate", help="trailing stop, e.g. 0.01 for 1 %%")
-    place.add_argument("--activation-price")
+    place.add_argument("--activation-price", help="trailing stop: start trailing at this price")
     cancel = actions.add_parser("cancel", help="cancel an order")
     common(cancel)
-    cancel.add_argument("order_id")
+    cancel.add_argument("order_id", metavar="ORDER_ID", help="as the daemon gave it, e.g. iso-3")
     listing = actions.add_parser("list", help="list open orders")
     common(listing, account_required=False)
     order.set_defaults(handler=order_command)
@@ -340,37 +371,55 @@ def _order_parsers(commands: Any) -> None:
 def _position_parsers(commands: Any) -> None:
     common = _common
     position = commands.add_parser("position", help="open, close and manage positions")
-    actions = position.add_subparsers(dest="action", required=True)
+    actions = position.add_subparsers(
+        dest="action",
+        required=True,
+        metavar="{show,open,tpsl,close,leverage,margin-mode,margin}",
+    )
     show = actions.add_parser("show", help="accounts, positions, liquidation prices, orders")
     common(show, account_required=False)
     opening = actions.add_parser("open", help="open a position, with optional TP/SL")
     common(opening)
-    opening.add_argument("--symbol", required=True)
-    opening.add_argument("--side", choices=["long", "short"], required=True)
-    opening.add_argument("--qty", required=True)
-    opening.add_argument("--leverage")
-    opening.add_argument("--margin-mode", choices=["cross", "isolated"])
+    opening.add_argument("--symbol", required=True, help="the venue's symbol, e.g. BTCUSDT")
+    opening.add_argument("--side", choices=["long", "short"], required=True, help="long or short")
+    opening.add_argument("--qty", required=True, help="quantity in the base asset, e.g. 0.2")
+    opening.add_argument("--leverage", help="set the symbol's leverage first (default: as it is)")
+    opening.add_argument(
+        "--margin-mode",
+        choices=["cross", "isolated"],
+        help="set the symbol's margin mode first (default: as it is)",
+    )
     for parser in (opening, tpsl := actions.add_parser("tpsl", help="set take-profit/stop-loss")):
-        parser.add_argument("--take-profit")
-        parser.add_argument("--stop-loss")
-        parser.add_argument("--tp-source", choices=["mark", "last", "index"], default="last")
-        parser.add_argument("--sl-source", choices=["mark", "last", "index"], default="mark")
+        parser.add_argument("--take-profit", metavar="PRICE", help="take-profit trigger price")
+        parser.add_argument("--stop-loss", metavar="PRICE", help="stop-loss trigger price")
+        parser.add_argument(
+            "--tp-source",
+            choices=["mark", "last", "index"],
+            default="last",
+            help="the price the take-profit watches (default last)",
+        )
+        parser.add_argument(
+            "--sl-source",
+            choices=["mark", "last", "index"],
+            default="mark",
+            help="the price the stop-loss watches (default mark, the liquidation price)",
+        )
     common(tpsl)
-    tpsl.add_argument("--symbol", required=True)
+    tpsl.add_argument("--symbol", required=True, help="the position's symbol")
     close = actions.add_parser("close", help="close a position at market")
     common(close)
-    close.add_argument("--symbol", required=True)
+    close.add_argument("--symbol", required=True, help="the position's symbol")
     leverage = actions.add_parser("leverage", help="set a symbol's leverage")
     common(leverage)
-    leverage.add_argument("--symbol", required=True)
-    leverage.add_argument("leverage")
+    leverage.add_argument("--symbol", required=True, help="the symbol")
+    leverage.add_argument("leverage", metavar="LEVERAGE", help="e.g. 10 for 10x")
     mode = actions.add_parser("margin-mode", help="set a symbol's margin mode")
     common(mode)
-    mode.add_argument("--symbol", required=True)
-    mode.add_argument("mode", choices=["cross", "isolated"])
+    mode.add_argument("--symbol", required=True, help="the symbol (no position, no open order)")
+    mode.add_argument("mode", choices=["cross", "isolated"], help="cross or isolated")
     margin = actions.add_parser("margin", help="add or remove isolated margin")
     common(margin)
-    margin.add_argument("--symbol", required=True)
-    margin.add_argument("amount")
+    margin.add_argument("--symbol", required=True, help="the isolated position's symbol")
+    margin.add_argument("amount", metavar="AMOUNT", help="USDT to add (or remove, with --remove)")
     margin.add_argument("--remove", action="store_true", help="remove instead of add")
     position.set_defaults(handler=position_command)

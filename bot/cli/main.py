@@ -285,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read an account as JSON (FILE, or standard input when FILE is '-' or "
         "missing) and print its margin figures as JSON. Schema: docs/margin-calculator.md.",
     )
-    margin.add_argument("file", nargs="?", metavar="FILE")
+    margin.add_argument(
+        "file", nargs="?", metavar="FILE", help="an account as JSON (default: standard input)"
+    )
     margin.set_defaults(handler=_margin)
 
     demo = commands.add_parser(
@@ -300,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the daemon configuration to run (default config/demo.toml)",
     )
     demo.add_argument(
-        "--speed", type=float, default=1.0, help="play the demo this many times faster"
+        "--speed", type=float, default=1.0, help="play the demo this many times faster (default 1)"
     )
     demo.set_defaults(handler=_demo)
 
@@ -320,16 +322,29 @@ def build_parser() -> argparse.ArgumentParser:
         "cryptofeed capture into a marginbot-session file (.jsonl, or .jsonl.gz to compress).",
     )
     importer.add_argument(
-        "--from", dest="source", required=True, choices=["hftbacktest", "cryptofeed"]
+        "--from",
+        dest="source",
+        required=True,
+        choices=["hftbacktest", "cryptofeed"],
+        help="the recorder that wrote the input files",
     )
-    importer.add_argument("paths", nargs="+", type=Path, metavar="IN... OUT")
+    importer.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="the input files, then the session file to write (its name ending in .jsonl.gz "
+        "compresses it)",
+    )
     importer.set_defaults(handler=_import)
 
     replayer = commands.add_parser(
         "replay",
         help="replay a recorded session deterministically and print a summary",
     )
-    replayer.add_argument("session", type=Path, metavar="SESSION")
+    replayer.add_argument(
+        "session", type=Path, metavar="FILE", help="a session file (.jsonl or .jsonl.gz)"
+    )
     replayer.add_argument(
         "--speed", default="max", help="N times the recorded pace, or 'max' (default)"
     )
@@ -353,7 +368,9 @@ def _live_parsers(commands: Any) -> None:
     run = commands.add_parser(
         "run", help="run the daemon: feeds, paper accounts, commands (see config/)"
     )
-    run.add_argument("--config", type=Path, required=True, metavar="FILE")
+    run.add_argument(
+        "--config", type=Path, required=True, metavar="FILE", help="the daemon's TOML config"
+    )
     run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     run.add_argument(
         "--events-out",
@@ -388,11 +405,11 @@ def _live_parsers(commands: Any) -> None:
     status.set_defaults(handler=_status)
 
     config = commands.add_parser("config", help="check a configuration file")
-    config_actions = config.add_subparsers(dest="action", required=True)
+    config_actions = config.add_subparsers(dest="action", required=True, metavar="{check}")
     check = config_actions.add_parser(
         "check", help="validate FILE and say what the daemon would run; exit 2 if it is wrong"
     )
-    check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument("file", type=Path, metavar="FILE", help="the daemon's TOML config")
     check.add_argument(
         "--offline",
         action="store_true",
@@ -442,7 +459,9 @@ def _live_parsers(commands: Any) -> None:
     watch.add_argument(
         "--record", type=Path, metavar="DIR", help="record the session under DIR (without --config)"
     )
-    watch.add_argument("--venue", choices=["binance", "bybit", "okx"], default="binance")
+    watch.add_argument(
+        "--venue", choices=["binance", "bybit", "okx"], default="binance", help="default binance"
+    )
     watch.add_argument("--symbols", default="BTCUSDT", help="comma-separated (default BTCUSDT)")
     watch.add_argument(
         "--network",
@@ -453,15 +472,23 @@ def _live_parsers(commands: Any) -> None:
         "--sim",
         default="ws://127.0.0.1:8765",
         metavar="URL",
-        help="the simulator's base URL when --network is sim",
+        help="the simulator's base URL when --network is sim (default ws://127.0.0.1:8765)",
     )
     watch.add_argument(
         "--url",
         help="another host for the venue's endpoints, as wss://host[:port] (overrides "
         "--network); a whole stream URL for a venue with one endpoint",
     )
-    watch.add_argument("--stale-after", type=float, default=15.0, metavar="SECONDS")
-    watch.add_argument("--interval", type=float, default=1.0, metavar="SECONDS")
+    watch.add_argument(
+        "--stale-after",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="no market data this long: stale, reconnect (default 15)",
+    )
+    watch.add_argument(
+        "--interval", type=float, default=1.0, metavar="SECONDS", help="print every (default 1)"
+    )
     watch.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     watch.set_defaults(handler=_watch)
     _doctor_parser(commands)
@@ -481,7 +508,9 @@ def _doctor_parser(commands: Any) -> None:
         "doctor",
         help="check that every configured venue answers: streams, REST, private (read-only)",
     )
-    doctor.add_argument("--config", type=Path, required=True, metavar="FILE")
+    doctor.add_argument(
+        "--config", type=Path, required=True, metavar="FILE", help="the daemon's TOML config"
+    )
     doctor.add_argument(
         "--seconds", type=float, default=5.0, help="how long to read each stream (default 5)"
     )

@@ -287,3 +287,31 @@ def test_one_way_refusals_speak_of_the_position_not_of_a_slot() -> None:
     assert refused.reason == "no position open on BTCUSDT; open one first"
     [adjust] = engine.step(AdjustIsolatedMargin("a", "BTCUSDT", Decimal(10), 2))
     assert adjust.reason.startswith("no position on BTCUSDT; open one before")
+
+
+def test_every_option_is_described_with_its_default() -> None:
+    """`--help` leaves nothing undescribed: every option and argument has a help text, and
+    one with a default says it."""
+    import argparse
+
+    from bot.cli.main import build_parser
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, [*path, name])
+            elif not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+                yield " ".join(path), action
+
+    undescribed = []
+    for path, action in walk(build_parser(), []):
+        name = action.option_strings[0] if action.option_strings else action.dest
+        has_default = (
+            action.option_strings
+            and action.default not in (None, False)
+            and not isinstance(action, argparse._StoreTrueAction)
+        )
+        if not action.help or (has_default and "default" not in action.help):
+            undescribed.append(f"{path} {name}")
+    assert undescribed == []
