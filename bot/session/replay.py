@@ -70,11 +70,11 @@ class ReplaySummary:
             out.append(
                 f"  {_when(self.first_ts)} to {_when(self.last_ts)} ({_span(self.span_seconds)})"
             )
-        out.append(f"  {sum(self.events.values()):,} events from them:")
         if self.commands:
             out.append(f"  {'trader commands':<20} {self.commands:>9}")
         if self.refused:
             out.append(f"  {'inputs refused':<20} {self.refused:>9}")
+        out.append(f"  {sum(self.events.values()):,} events (market data, and the engine's):")
         for name, count in sorted(self.events.items()):
             out.append(f"  {name:<20} {count:>9,}")
         if self.ignored:

@@ -270,7 +270,7 @@ def test_replay_summary_reads_as_times_and_counts_that_add_up() -> None:
     lines = summary.stdout.splitlines()
     assert lines[0].endswith("73,766 records (73,764 frames received, 1 connect, 1 REST answer)")
     assert lines[1] == "  2023-04-04 23:58:20.423 UTC to 2023-04-05 00:06:54.683 UTC (8 min 34.3 s)"
-    assert "  57,654 events from them:" in lines
+    assert "  57,654 events (market data, and the engine's):" in lines
     assert "frames with nothing marginbot reads: 16,110 binance:event:depthUpdate" in summary.stdout
     assert summary.stdout.rstrip().endswith("at 2023-04-05 00:01:08.567 UTC")
 
