@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help demo test lint typecheck unit setup mosquitto node-red clean bench bench-compare
+.PHONY: help demo test lint typecheck unit setup mosquitto node-red chromium clean bench bench-compare
 
 help:
 	@echo "make demo   set up and run the demo (no exchange account needed)"
@@ -33,6 +33,18 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	@touch $@
 
 setup: $(VENV)/.synced mosquitto
+
+# The web view's test opens the page in Debian's headless Chromium; install it when missing.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium (apt-get) for the web view's browser test"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; }; \
+	else \
+	  echo "note: chromium is not installed and this is not a root Debian shell; the web view's"; \
+	  echo "      browser test will be skipped (install it with 'sudo apt-get install chromium')"; \
+	fi
 
 # The alert tests start their own broker; install the binary when it is missing.
 mosquitto:
@@ -66,7 +78,7 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
-unit: setup node-red
+unit: setup node-red chromium
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit

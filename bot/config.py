@@ -143,6 +143,16 @@ class MetricsConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     port: int = 9464
 
 
+class WebConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The live web view (docs/web.md): read-only, on loopback unless told otherwise."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8050  # 0 picks a free one; the same host and port as [metrics] share a server
+    refresh_s: float = 0.5  # at most this often a browser is sent new figures
+    history_points: int = 3600  # price points kept per symbol for the chart (one per second)
+
+
 class LoggingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """JSON lines to a rotating file, as well as to the terminal (readable there)."""
 
@@ -163,6 +173,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     alerts: AlertsConfig = AlertsConfig()
     state: StateConfig = StateConfig()
     metrics: MetricsConfig = MetricsConfig()
+    web: WebConfig = WebConfig()
     logging: LoggingConfig = LoggingConfig()
 
 

@@ -90,6 +90,9 @@ def check_ranges(config: Config) -> None:
     if not NAME.fullmatch(mqtt.client_id):
         raise ConfigError(f"mqtt.client_id: {mqtt.client_id!r}: letters, digits, '_', '.', '-'")
     _number("metrics.port", config.metrics.port, 0, 65535, low_open=False)
+    _number("web.port", config.web.port, 0, 65535, low_open=False)
+    _number("web.refresh_s", config.web.refresh_s, 0.05, 60, low_open=False)
+    _number("web.history_points", config.web.history_points, 10, 1_000_000, low_open=False)
     _check_alerts(config)
     _number("state.snapshot_interval_s", config.state.snapshot_interval_s, 0, DAY_S)
     _number("recording.max_file_mb", config.recording.max_file_mb, 0, 1_000_000)

@@ -39,7 +39,7 @@ from bot.core.commands import ClosePosition, LoadInstruments, PlaceOrder
 from bot.core.engine import Engine, Input
 from bot.core.feed_events import FeedEvent
 from bot.core.ledger import Account, FeeSchedule
-from bot.core.market import MarketEvent, MarkPrice
+from bot.core.market import LastPrice, MarketEvent, MarkPrice, Trade
 from bot.core.rules import AlertRules, RuleBook, RuleSettings
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
 from bot.errors import ConfigError, MarginbotError
@@ -48,7 +48,6 @@ from bot.execution.credentials import load_command_secret, load_credentials
 from bot.execution.events import ReconciliationDrift
 from bot.feeds.client import FeedClient, FeedSettings
 from bot.markets.snapshot import bundled_for
-from bot.metrics import MetricsServer
 from bot.session.events_out import event_line, kind_of
 from bot.session.format import SessionHeader
 from bot.session.io import RotatingRecorder
@@ -57,6 +56,8 @@ from bot.state.store import Recovery, StateStore
 from bot.strategy import MarketView, load_strategy
 from bot.terminal import describe
 from bot.venues.spec import SPECS
+from bot.web.history import History
+from bot.web.server import HttpServer
 
 log = structlog.get_logger("marginbot.daemon")
 MAX_STRATEGY_DEPTH = 8  # commands causing events causing commands: stop a runaway loop
@@ -213,7 +214,7 @@ class Daemon:
         self.stop = asyncio.Event()
         self.stop_seconds: float | None = None  # how long the graceful stop took
         self.event_counts: dict[tuple[str, str], int] = {}  # (venue, kind) → events
-        self.metrics_url: str | None = None
+        self._init_watching()
         self.started_ns = time.time_ns()
         self.rules = AlertRules(self.engine, rule_book(config.alerts))
         self.alerts = AlertDispatch(config, out, self.started_ns)
@@ -231,6 +232,15 @@ class Daemon:
         self.strategy_errors = 0
         self._depth = 0
         self._reconcile_now = self.testnet.reconcile_now
+
+    def _init_watching(self) -> None:
+        """What /metrics and the web view read."""
+        self.metrics_url: str | None = None
+        self.web_url: str | None = None
+        self.http: HttpServer | None = None
+        self.steps = 0  # inputs given to the engine: the web view's sign that figures moved
+        self.history = History(points=self.config.web.history_points)
+        self.charting = self.config.web.enabled  # keep the price history only for a page
 
     def _record(self, record: dict[str, object]) -> None:
         if self.recorder is not None:
@@ -266,6 +276,7 @@ class Daemon:
             "outbox_depth": self.outbox.depth() if self.outbox is not None else None,
             "alerts_raised": sum(self.alert_counts.values()),
             "metrics": self.metrics_url,
+            "web": self.web_url,
             "recording": str(self.recorder.path) if self.recorder is not None else None,
             "recording_lost": self.recorder.lost if self.recorder is not None else 0,
             "recording_error": self.recorder.error if self.recorder is not None else None,
@@ -280,6 +291,7 @@ class Daemon:
         engine before it changes anything: skipped, counted, logged once per kind. Anything
         else the engine raises is a bug: the input is quarantined (bot/state/quarantine.py) and
         the engine goes on; a recovery skips it the same way."""
+        self.steps += 1
         try:
             return self.engine.step(item)
         except MarginbotError as exc:
@@ -386,6 +398,12 @@ class Daemon:
                 self._raise(self.rules.on_event(event))
                 continue
             self._publish(self._step(event))  # type: ignore[arg-type]
+            if self.charting and isinstance(event, MarkPrice | Trade | LastPrice):
+                prices = self.engine.prices.symbols.get((event.venue, event.symbol))
+                if prices is not None:
+                    self.history.price(
+                        f"{event.venue}:{event.symbol}", event.ts_event, prices.mark, prices.last
+                    )
             self._raise(self.rules.on_event(event))
             if isinstance(event, MarkPrice):
                 self.alerts.positions(self.engine, event)
@@ -421,7 +439,12 @@ class Daemon:
         return self.rules.on_event(event)
 
     def _raise(self, alerts: list[Alert]) -> None:
-        self.alerts.raise_(alerts)
+        if not alerts:
+            return
+        ids = self.alerts.raise_(alerts)
+        if self.charting:
+            for alert, alert_id in zip(alerts, ids, strict=True):
+                self.history.alert(alert, alert_id)
 
     def _daemon_alert(self, kind: str, message: str, severity: Severity = Severity.INFO) -> None:
         self._raise([Alert(kind, severity, time.time_ns(), None, None, message)])
@@ -538,21 +561,18 @@ class Daemon:
             os._exit(130)
         self.stop.set()
 
-    async def _start_metrics(self) -> MetricsServer | None:
-        settings = self.config.metrics
-        if not settings.enabled:
+    async def _start_http(self) -> HttpServer | None:
+        """/metrics and /healthz ([metrics]) and the web view ([web]); a port in use is said
+        and the daemon runs on without it: these are for watching, the ledger goes on."""
+        metrics = self.config.metrics if self.config.metrics.enabled else None
+        page = self.config.web if self.config.web.enabled else None
+        if metrics is None and page is None:
             return None
-        server = MetricsServer(self, settings.host, settings.port)
-        try:
-            self.metrics_url = await server.start()
-        except OSError as exc:
-            # Metrics are for watching; a port in use must not stop the ledger.
-            self.out.write(
-                f"metrics: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
-                "running without /metrics and /healthz\n"
-            )
-            log.warning("metrics_unavailable", host=settings.host, port=settings.port)
-            return None
+        server = HttpServer(self, metrics, page)
+        urls = await server.start()
+        self.metrics_url = urls.get("metrics")
+        self.web_url = urls.get("web")
+        self.http = server
         return server
 
     def _announce(self, socket_path: Path) -> None:
@@ -581,6 +601,7 @@ class Daemon:
             f"marginbot {__version__} ready: accounts {accounts or 'none'}; "
             f"commands on {socket_path}"
             + (f"; metrics on {self.metrics_url}/metrics" if self.metrics_url else "")
+            + (f"; web view on {self.web_url}" if self.web_url else "")
             + "\n"
         )
         self.out.flush()
@@ -638,7 +659,7 @@ class Daemon:
         reconcilers = await self.testnet.start(self.engine)  # before commands or prices
         publishing = self.alerts.start()
         socket_path = Path(self.config.control.socket)
-        metrics = await self._start_metrics()
+        http = await self._start_http()
         async with ControlServer(socket_path, self.handler.handle):
             tasks = self._start_tasks()
             self._announce(socket_path)
@@ -653,12 +674,16 @@ class Daemon:
                     feed.stop()
                 for task in [*tasks, *reconcilers, *publishing]:
                     task.cancel()
+                if http is not None:
+                    http.closing.set()
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(http.stop())
                 raise
             stopping = time.monotonic()
             self._daemon_alert("daemon_stopping", f"marginbot {__version__} is stopping")
             await self._stop_tasks(tasks, reconcilers, publishing)
-        if metrics is not None:
-            await metrics.stop()
+        if http is not None:
+            await http.stop()
         self._close_state()
         if self.events_out is not None:
             self.events_out.flush()

@@ -1,4 +1,4 @@
-"""Prometheus metrics and a health check for the running daemon (aiohttp, one loopback port).
+"""Prometheus metrics and a health check for the running daemon, served by bot/web/server.py.
 
 Nothing is counted twice on the hot path: the collector reads the daemon's own counters and
 ledgers when Prometheus scrapes, so a tick costs the same with metrics on or off.
@@ -10,12 +10,10 @@ ledgers when Prometheus scrapes, so a tick costs the same with metrics on or off
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -25,7 +23,6 @@ from bot.core.figures import account_figures
 if TYPE_CHECKING:
     from bot.daemon import Daemon
 
-log = structlog.get_logger("marginbot.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -161,65 +158,25 @@ def health(daemon: Daemon) -> list[str]:
     return problems
 
 
-class MetricsServer:
-    """A minimal HTTP/1.1 responder on asyncio streams: two GET routes need no web framework,
-    and the daemon starts faster without one."""
-
-    def __init__(self, daemon: Daemon, host: str, port: int) -> None:
-        self.daemon = daemon
-        self.host = host
-        self.port = port
-        self.registry = CollectorRegistry()
-        self.registry.register(DaemonCollector(daemon))
-        self._server: asyncio.Server | None = None
-
-    def _answer(self, path: str) -> tuple[int, str, bytes]:
-        if path == "/metrics":
-            return 200, CONTENT_TYPE, generate_latest(self.registry)
-        if path == "/healthz":
-            problems = health(self.daemon)
-            if problems:
-                return 503, "text/plain", ("\n".join(problems) + "\n").encode()
-            notes = ""
-            if self.daemon.quarantine.count:
-                notes = (
-                    f"note: {self.daemon.quarantine.count} inputs quarantined "
-                    f"(last: {self.daemon.quarantine.last}); see marginbot status\n"
-                )
-            return 200, "text/plain", ("ok\n" + notes).encode()
-        return 404, "text/plain", b"not found: try /metrics or /healthz\n"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
-            method, _, rest = request.decode("latin-1").partition(" ")
-            path = rest.partition(" ")[0].partition("?")[0]
-            if method != "GET":
-                status, kind, body = 405, "text/plain", b"only GET\n"
-            else:
-                status, kind, body = self._answer(path)
-            reason = REASONS.get(status, "")
-            writer.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
-            pass  # a client that does not speak HTTP, or left: nothing to answer
-        finally:
-            writer.close()
-
-    async def start(self) -> str:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return f"http://{self.host}:{self.port}"
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+def metrics_registry(daemon: Daemon) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(DaemonCollector(daemon))
+    return registry
 
 
-REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+def metrics_text(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)
+
+
+def healthz(daemon: Daemon) -> tuple[int, str]:
+    """/healthz: 200 "ok" (with a note per quarantined input), or 503 and the problems."""
+    problems = health(daemon)
+    if problems:
+        return 503, "\n".join(problems) + "\n"
+    notes = ""
+    if daemon.quarantine.count:
+        notes = (
+            f"note: {daemon.quarantine.count} inputs quarantined "
+            f"(last: {daemon.quarantine.last}); see marginbot status\n"
+        )
+    return 200, "ok\n" + notes

@@ -120,6 +120,10 @@ BASE = (
         ),
         (("", '[alerts]\nnear_liquidation = "0"\n'), "near_liquidation: 0 is outside (0, 1)"),
         (("", "[metrics]\nport = 99999\n"), "metrics.port"),
+        (("", "[web]\nport = 65536\n"), "web.port: 65536 is outside"),
+        (("", "[web]\nrefresh_s = 0\n"), "web.refresh_s: 0.0 is outside [0.05, 60]"),
+        (("", "[web]\nhistory_points = 1\n"), "web.history_points"),
+        (("", '[web]\nenabled = true\nwho = "all"\n'), "who"),
         (("", '[sim]\nbase_url = "http://x"\n'), "sim.base_url"),
     ],
 )

@@ -19,7 +19,7 @@ from prometheus_client import generate_latest
 from bot.alerts.broker import free_port, mosquitto_binary
 from bot.config import load_config
 from bot.daemon import Daemon
-from bot.metrics import MetricsServer
+from bot.metrics import metrics_registry
 from tests.conftest import MARGINBOT, ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -47,7 +47,7 @@ def test_the_dashboard_asks_only_for_metrics_the_daemon_serves(tmp_path: Path) -
     daemon = Daemon(load_config(path), path, io.StringIO())
     daemon.event_counts[("binance", "mark_price")] = 1
     daemon.alert_counts["liquidated"] = 1
-    served = generate_latest(MetricsServer(daemon, "127.0.0.1", 0).registry).decode()
+    served = generate_latest(metrics_registry(daemon)).decode()
     if daemon.state is not None:
         daemon.state.close()
     dashboard = json.loads((DEPLOY / "grafana/marginbot-dashboard.json").read_text())

@@ -43,9 +43,10 @@ class AlertDispatch:
         self._shown: dict[tuple[str, str], set[str]] = {}  # retained topics now open
         self._sent: dict[tuple[str, str], float] = {}
 
-    def raise_(self, alerts: list[Alert]) -> None:
+    def raise_(self, alerts: list[Alert]) -> list[str]:
         """Put each alert in the outbox of its account (or of every account), then print it:
-        an alert on the terminal is already safe on disk."""
+        an alert on the terminal is already safe on disk. Returns the alerts' ids."""
+        ids = []
         for alert in alerts:
             self.counts[alert.kind] = self.counts.get(alert.kind, 0) + 1
             if alert.account is None:
@@ -55,6 +56,7 @@ class AlertDispatch:
                     [self.publishers[alert.account]] if alert.account in self.publishers else []
                 )
             payload = alert_payload(alert)  # one id for every copy of the alert
+            ids.append(payload["id"])
             for publisher in targets:
                 try:
                     publisher.enqueue(alert, payload)
@@ -63,6 +65,7 @@ class AlertDispatch:
                     log.warning("outbox_write_failed", kind=alert.kind, error=str(exc))
             self.out.write(f"ALERT {alert.severity.value.upper()} {alert.kind}: {alert.message}\n")
             self.out.flush()
+        return ids
 
     def positions(self, engine: Engine, event: MarkPrice) -> None:
         """Retained position state, at most every `position_interval_s` per account and symbol

@@ -52,9 +52,17 @@ def _number(text: str | None) -> str | None:
     return text
 
 
-def _print_reply(reply: dict[str, Any], as_json: bool) -> int:
+def _print_reply(reply: dict[str, Any], as_json: bool, quiet_if_unchanged: bool = False) -> int:
+    """The reply's events as sentences and a refusal once; a setting the symbol already had is
+    said as such (`position leverage`), or not at all within `position open`."""
     if as_json:
         sys.stdout.write(orjson.dumps(reply, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif reply.get("unchanged"):
+        if not quiet_if_unchanged:
+            for event in reply.get("events", []):
+                line = _event_line(event)
+                if line is not None:
+                    sys.stdout.write(line.replace(" set to ", " is already ") + "\n")
     else:
         for event in reply.get("events", []):
             line = _event_line(event)
@@ -247,7 +255,8 @@ def _open(args: argparse.Namespace) -> int:
         }
         steps.append({k: v for k, v in request.items() if v is not None})
     for step in steps:
-        code = _print_reply(_call(args, step), args.json)
+        settings = step["cmd"] in ("set_margin_mode", "set_leverage")
+        code = _print_reply(_call(args, step), args.json, quiet_if_unchanged=settings)
         if code:
             return code
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -223,11 +224,14 @@ class LiveDemo:
                 # Each demo tells its story from the start: a fresh ledger, not the last one's.
                 state=StateConfig(directory=str(self.workdir / "state")),
             )
+            config = _free_web_port(config)
             daemon = DemoDaemon(self.run, config, None, self.out)
             viewer = asyncio.create_task(self._follow_alerts(config))
             ready = asyncio.Event()
             running = asyncio.create_task(daemon.run(ready=ready.set))
             await ready.wait()
+            if daemon.web_url is not None:
+                self.say(f"web view: open {daemon.web_url} in a browser (live while the demo runs)")
             self.say(
                 "the simulator plays the recorded BTCUSDT session of 2023-04-04 "
                 f"({SESSION_SPEED * self.speed:g}x), then a 15 % crash in which the last price "
@@ -299,6 +303,20 @@ async def _caught_up(daemon: Daemon, quiet_s: float = 1.0, bound_s: float = 60.0
             return
         seen = total
         await asyncio.sleep(quiet_s)
+
+
+def _free_web_port(config: Config) -> Config:
+    """The demo's page on its configured port, or on a free one when that is taken (a second
+    demo, say): the address is printed either way."""
+    web = config.web
+    if not web.enabled or web.port == 0:
+        return config
+    with socket.socket() as probe:
+        try:
+            probe.bind((web.host, web.port))
+        except OSError:
+            return msgspec.structs.replace(config, web=msgspec.structs.replace(web, port=0))
+    return config
 
 
 def _command() -> str:

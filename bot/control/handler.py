@@ -10,6 +10,7 @@ import orjson
 
 from bot.calculator import figures_json
 from bot.control.codec import QueryJson, correlation_id, decode
+from bot.core.commands import SetLeverage, SetMarginMode
 from bot.core.engine import Engine, Input
 from bot.core.engine_events import CommandRefused, EngineEvent, OrderRejected
 from bot.core.figures import account_figures
@@ -100,6 +101,7 @@ class CommandHandler:
             return {**reply, "ok": False, "error": str(exc)}
         if self.record is not None:
             self.record({"t": "command", "ts": ts, "data": orjson.loads(raw)})
+        unchanged = self._unchanged(command)
         try:
             events = self.step(command)
         except MarginbotError as exc:
@@ -109,4 +111,19 @@ class CommandHandler:
         reply.update(ok=not refused, events=[event_json(e) for e in events])
         if refused:
             reply["error"] = refused[0].reason
+        elif unchanged:
+            reply["unchanged"] = True
         return reply
+
+    def _unchanged(self, command: Input) -> bool:
+        """A setting asked for that the symbol already has: applied all the same (the journal
+        and a replay see the command), but a reply can say that nothing changed."""
+        if not isinstance(command, SetLeverage | SetMarginMode):
+            return False
+        desk = self.engine.desks.get(command.account)
+        if desk is None or command.symbol not in desk.account.instruments:
+            return False
+        current = desk.account.settings(command.symbol)
+        if isinstance(command, SetLeverage):
+            return current.leverage == command.leverage
+        return current.margin_mode is command.margin_mode

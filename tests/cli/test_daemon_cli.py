@@ -109,7 +109,26 @@ def test_open_with_bracket_from_the_cli_and_watch_the_stop_fire(tmp_path: Path) 
         assert refused.returncode == 1
         assert refused.stdout.count("close it first") == 1  # each refusal once, in words
         assert "{'" not in opened.stdout + refused.stdout  # no Python reprs
-        assert "leverage of BTCUSDT set to 10x" in opened.stdout
+        # 10x and isolated are the account's settings already: an open does not announce them.
+        assert "leverage" not in opened.stdout
+        assert "margin mode" not in opened.stdout
+        too_big = cli(
+            "position", "open", "--config", str(config), "--account", "cross",
+            "--symbol", "BTCUSDT", "--side", "long", "--qty", "1000", "--leverage", "10",
+        )  # fmt: skip
+        assert too_big.returncode == 1
+        [said] = too_big.stdout.splitlines()  # the refusal, once, and no setting "changed"
+        assert said.startswith("refused: ")
+        again = cli(
+            "position", "leverage", "--config", str(config), "--account", "cross",
+            "--symbol", "BTCUSDT", "10",
+        )  # fmt: skip
+        assert again.stdout.strip() == "leverage of BTCUSDT is already 10x"
+        changed = cli(
+            "position", "leverage", "--config", str(config), "--account", "cross",
+            "--symbol", "BTCUSDT", "5",
+        )  # fmt: skip
+        assert changed.stdout.strip() == "leverage of BTCUSDT set to 5x"
         lines = read_until(daemon, "stop_loss triggered: mark", 60)
         fill = read_until(daemon, "filled stop_loss", 5)[-1]
         price = float(fill.split(" at ")[1].split()[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,8 @@ def test_demo_runs_to_its_summary_without_a_terminal(tmp_path: Path) -> None:
     out = done.stdout
     assert done.returncode == 0, done.stderr[-2000:]
     assert "a private Mosquitto runs on 127.0.0.1:" in out
+    # The page's address, while it runs (8050, or a free port when another demo holds it).
+    assert re.search(r"web view: open http://127\.0\.0\.1:\d+/ in a browser", out)
     summary = out[out.index("What happened:") :]
     assert "isolated  was liquidated at mark" in summary
     assert "cross     survived: equity" in summary
