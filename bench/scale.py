@@ -22,10 +22,10 @@ from bot.core.commands import PlaceOrder
 from bot.core.engine import Engine
 from bot.core.events import Fill
 from bot.core.instruments import Instrument, TierTable
+from bot.core.kernel import Kernel
 from bot.core.ledger import Account, FeeSchedule
 from bot.core.market import MarkPrice, Trade
 from bot.core.orders import OrderRequest, OrderType, PriceSource
-from bot.core.rules import AlertRules
 from bot.core.values import MarginMode, OrderSide, Venue
 
 TARGET_RATE = 200_000
@@ -92,12 +92,10 @@ def stream(
 
 
 def rate_of(engine: Engine, events: list[MarkPrice | Trade]) -> float:
-    rules = AlertRules(engine)
+    step = Kernel(engine).step
     started = time.perf_counter()
-    for event in events:
-        for result in engine.step(event):
-            rules.on_event(result)
-        rules.on_event(event)
+    for number, event in enumerate(events):
+        step(event, str(number))
     return len(events) / (time.perf_counter() - started)
 
 

@@ -1,10 +1,10 @@
 """The replay workload of `bench.replay`, shared with the golden-output test.
 
 The shipped Binance session, its frames held in memory as received text (repeated with exchange
-times shifted, for a million events), through the full pipeline: parse → engine (price board,
-ledger at the mark, trigger books, liquidation check, funding) → alert rules. Three accounts
-hold positions with brackets, a trailing stop and a resting limit: the triggers rest far
-enough away that they keep resting, so every tick pays for them.
+times shifted, for a million events), through the full pipeline: parse → the kernel (the
+engine: price board, ledger at the mark, trigger books, liquidation check, funding; then the
+alert rules). Three accounts hold positions with brackets, a trailing stop and a resting limit:
+the triggers rest far enough away that they keep resting, so every tick pays for them.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import orjson
 
 from bot.control.codec import QueryJson, decode
 from bot.core.engine import Engine
+from bot.core.kernel import EMPTY, Kernel
 from bot.core.ledger import Account
-from bot.core.rules import AlertRules
 from bot.core.values import MarginMode, Venue
 from bot.feeds.pipeline import FramePipeline
 from bot.markets.snapshot import bundled_for
@@ -129,12 +129,11 @@ def run(
     `out` receives every engine event and alert, in order. `orders` are sent after the
     first PRIME frames. With `parsed` (`parse_all(...)`), the frames' events are taken from
     it instead of being parsed: engine and rules alone."""
-    engine = build_engine()
-    rules = AlertRules(engine)
+    kernel = Kernel(build_engine())
     pipeline = FramePipeline()
     for conn, venue in connections:
         pipeline.connect(conn, venue)
-    step, on_event = engine.step, rules.on_event
+    step = kernel.step
     parse: Callable[[str, str, int], list[Any]] = pipeline.frame
     if parsed is not None:
         events_of = iter(parsed).__next__
@@ -142,20 +141,18 @@ def run(
     count = 0
     for index, frame in enumerate(frames):
         if index == PRIME:
-            for order in orders:
+            for number, order in enumerate(orders):
                 command = decode(orjson.dumps(order))
                 assert not isinstance(command, QueryJson)
-                for result in step(command.command(frame.ts)):
-                    if out is not None:
-                        out(result)
-        for event in parse(frame.conn, frame.text, frame.ts):
+                done = step(command.command(frame.ts), f"order.{number}")
+                if out is not None:
+                    for item in (*done.events, *done.alerts):
+                        out(item)
+        for number, event in enumerate(parse(frame.conn, frame.text, frame.ts)):
             count += 1
-            results = step(event)
-            alerts = on_event(event)
-            for result in results:
-                alerts = [*alerts, *on_event(result)]
-            if out is not None:
-                for item in (*results, *alerts):
+            done = step(event, f"{index}.{number}")
+            if out is not None and done is not EMPTY:
+                for item in (*done.events, *done.alerts):
                     out(item)
     return count
 

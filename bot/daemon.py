@@ -1,13 +1,16 @@
-"""`marginbot run`: one asyncio process wiring the pure core to its shells.
+"""`marginbot run`: one asyncio process routing inputs to the kernel and a Step to effects.
 
-    feeds (websockets) ─► journal (state/) ─► Engine.step ─► AlertRules ─► AlertDispatch
-    CLI socket, MQTT, strategies ─► CommandHandler ─┘        │              (outbox, MQTT,
-    recorder ◄─ frames and commands                           ▼               terminal)
-                                   TestnetCoordinator (mirror, reconcile), metrics, status
+    feeds (websockets) ──► journal (state/) ──► Kernel.step(input, key) ──► Step
+    CLI socket, MQTT ──► CommandHandler ──┘     (engine, alert rules,       │
+    recorder ◄── frames and commands              strategies: bot/core)     ▼
+      events, alerts, strategy commands ──► journal, recorder, AlertDispatch (outbox, MQTT,
+      terminal), TestnetCoordinator (mirror, reconcile), --events-out, the web view, metrics
 
-Market frames and commands are handled one at a time on the event loop, so the engine sees one
-ordered stream of inputs, which is also the order the session records and the journal keeps:
-replaying the session gives the same fills, and a recovery the same ledger.
+The daemon decides nothing: it turns bytes into kernel inputs and carries out what a step
+returns. Market frames and commands are handled one at a time on the event loop, so the kernel
+sees one ordered stream of inputs, which is also the order the session records and the journal
+keeps: replaying the session gives the same fills and the same alerts (with the same ids), and
+a recovery the same ledger.
 """
 
 from __future__ import annotations
@@ -37,10 +40,12 @@ from bot.control.socket_server import ControlServer
 from bot.core.alerts import Alert, Severity
 from bot.core.commands import ClosePosition, LoadInstruments, PlaceOrder
 from bot.core.engine import Engine, Input
+from bot.core.engine_events import EngineEvent
 from bot.core.feed_events import FeedEvent
+from bot.core.kernel import EMPTY, Kernel, Step
 from bot.core.ledger import Account, FeeSchedule
 from bot.core.market import LastPrice, MarketEvent, MarkPrice, Trade
-from bot.core.rules import AlertRules, RuleBook, RuleSettings
+from bot.core.rules import RuleBook, RuleSettings
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
 from bot.errors import ConfigError, MarginbotError
 from bot.execution.coordinator import TestnetCoordinator, build_mirrors
@@ -48,19 +53,18 @@ from bot.execution.credentials import load_command_secret, load_credentials
 from bot.execution.events import ReconciliationDrift
 from bot.feeds.client import FeedClient, FeedSettings
 from bot.markets.snapshot import bundled_for
-from bot.session.events_out import event_line, kind_of
+from bot.session.events_out import alert_line, event_line, kind_of
 from bot.session.format import SessionHeader
 from bot.session.io import RotatingRecorder
 from bot.state.quarantine import Quarantine
 from bot.state.store import Recovery, StateStore
-from bot.strategy import MarketView, load_strategy
+from bot.strategy import StrategyRunner, load_strategy
 from bot.terminal import describe
 from bot.venues.spec import SPECS
 from bot.web.history import History
 from bot.web.server import HttpServer
 
 log = structlog.get_logger("marginbot.daemon")
-MAX_STRATEGY_DEPTH = 8  # commands causing events causing commands: stop a runaway loop
 
 
 def build_account(config: AccountConfig) -> Account:
@@ -102,6 +106,22 @@ def build_engine(config: Config) -> Engine:
     return Engine({a.name: build_account(a) for a in config.accounts})
 
 
+def build_kernel(config: Config, engine: Engine | None = None, session: str = "") -> Kernel:
+    """The configuration's kernel: its accounts (or `engine`, a recovered one), its alert
+    settings and its strategies. The daemon and replay build it the same way."""
+    strategies = [
+        StrategyRunner(
+            s.name,
+            load_strategy(s.file, s.module, s.name, {"account": s.account, **s.params}),
+            s.account,
+        )
+        for s in config.strategies
+    ]
+    return Kernel(
+        engine or build_engine(config), rule_book(config.alerts), strategies, session=session
+    )
+
+
 def settle_heap() -> None:
     """Move what start-up built (modules, instruments, tiers, the recovered engine: 41,000
     objects in the tick-to-alert benchmark's daemon) out of the cyclic collector's sight.
@@ -126,7 +146,7 @@ class Daemon:
         self.out = out
         self.events_out = events_out
         # Credentials first: a missing key is the user's first problem to hear about.
-        self.testnet = TestnetCoordinator(config, build_mirrors(config), self._publish, out)
+        self.testnet = TestnetCoordinator(config, build_mirrors(config), self._publish_venue, out)
         self.mirrors = self.testnet.mirrors
         self.state: StateStore | None = None
         self.recovery: Recovery | None = None
@@ -142,9 +162,9 @@ class Daemon:
                 keep_journal=config.state.keep_journal,
             )
             self.recovery = self.state.recover(lambda: build_engine(config), self.quarantine)
-            self.engine = self.recovery.engine
+            engine = self.recovery.engine
         else:
-            self.engine = build_engine(config)
+            engine = build_engine(config)
         self.recorder: RotatingRecorder | None = None
         self.recorded: Path | None = None  # the session file, once the daemon has stopped
         if config.recording.enabled:
@@ -184,13 +204,13 @@ class Daemon:
                     "file), or turn mqtt.commands off"
                 )
             self.command_gate = CommandGate(secrets)
+        self._init_kernel(engine)
         self.handler = CommandHandler(
-            self.engine,
+            self.kernel,
             self._record,
-            self._publish,
+            self._apply_command,
             journal=self._journal,
             status=self._status,
-            step=self._step,
             admit=self._admit,
         )
         # How old a price may be for an order to fill at it: the feed's own stale limit.
@@ -215,23 +235,20 @@ class Daemon:
         self.stop_seconds: float | None = None  # how long the graceful stop took
         self.event_counts: dict[tuple[str, str], int] = {}  # (venue, kind) → events
         self._init_watching()
-        self.started_ns = time.time_ns()
-        self.rules = AlertRules(self.engine, rule_book(config.alerts))
         self.alerts = AlertDispatch(config, out, self.started_ns)
         self.outbox = self.alerts.outbox
         self.publishers = self.alerts.publishers
         self.alert_counts = self.alerts.counts
-        self.strategies = [
-            (
-                s.name,
-                load_strategy(s.file, s.module, s.name, {"account": s.account, **s.params}),
-                MarketView(self.engine, s.account),
-            )
-            for s in config.strategies
-        ]
         self.strategy_errors = 0
-        self._depth = 0
         self._reconcile_now = self.testnet.reconcile_now
+
+    def _init_kernel(self, engine: Engine) -> None:
+        self.started_ns = time.time_ns()
+        # Alert ids come from the session and each input's place in it (bot/core/kernel.py).
+        session = self.recorder.header.start_time_ns if self.recorder else self.started_ns
+        self.kernel = build_kernel(self.config, engine, session=str(session))
+        self.engine = engine  # for the state store's snapshots and the testnet coordinator
+        self._inputs = 0  # inputs stepped without a recording to key them by
 
     def _init_watching(self) -> None:
         """What /metrics and the web view read."""
@@ -249,7 +266,7 @@ class Daemon:
     def _status(self) -> dict[str, Any]:
         """The daemon's own health for `marginbot status`: feeds, prices, alerts, state."""
         prices = {}
-        for (venue, symbol), p in self.engine.prices.symbols.items():
+        for (venue, symbol), p in self.kernel.all_prices().items():
             divergence = p.divergence()
             prices[f"{venue}:{symbol}"] = {
                 "mark": fmt(p.mark) if p.mark is not None else None,
@@ -286,14 +303,22 @@ class Daemon:
             "last_quarantined": self.quarantine.last,
         }
 
-    def _step(self, item: Input) -> list[Any]:
-        """The engine's step, fenced. Bad market data (a price of zero, say) is refused by the
+    def _key(self, index: int | None = None) -> str:
+        """The input's place in the session: the ordinal of its record (just written), and
+        for a market event its place among the frame's events. Replay keys it the same."""
+        if self.recorder is None:
+            self._inputs += 1
+            return f"input.{self._inputs}"
+        return str(self.recorder.records) if index is None else f"{self.recorder.records}.{index}"
+
+    def _step(self, item: Input, key: str) -> Step:
+        """The kernel's step, fenced. Bad market data (a price of zero, say) is refused by the
         engine before it changes anything: skipped, counted, logged once per kind. Anything
-        else the engine raises is a bug: the input is quarantined (bot/state/quarantine.py) and
-        the engine goes on; a recovery skips it the same way."""
+        else the kernel raises is a bug: the input is quarantined (bot/state/quarantine.py) and
+        the daemon goes on; a recovery skips it the same way."""
         self.steps += 1
         try:
-            return self.engine.step(item)
+            return self.kernel.step(item, key)
         except MarginbotError as exc:
             if not isinstance(item, MarketEvent):
                 raise
@@ -301,7 +326,7 @@ class Daemon:
             self.refused_inputs[kind] = self.refused_inputs.get(kind, 0) + 1
             if self.refused_inputs[kind] == 1:
                 log.warning("market_input_refused", input=kind, reason=str(exc))
-            return []
+            return EMPTY
         except Exception as exc:
             kind = kind_of(type(item))
             first = self.quarantine.keep(time.time_ns(), kind, item, exc, None)
@@ -322,7 +347,7 @@ class Daemon:
                     ]
                 )
             if isinstance(item, MarketEvent):
-                return []
+                return EMPTY
             raise MarginbotError(
                 f"internal error on this command ({type(exc).__name__}); it was set aside "
                 "(quarantined) and changed nothing you can rely on: check the account with "
@@ -360,18 +385,18 @@ class Daemon:
         data) the last price may be minutes old, and an order must not fill at it."""
         if not isinstance(command, PlaceOrder | ClosePosition):
             return
-        desk = self.engine.desks.get(command.account)
-        symbol = command.request.symbol if isinstance(command, PlaceOrder) else command.symbol
-        if desk is None:
+        if not self.kernel.has_account(command.account):
             return
-        venue = str(desk.account.venue)
+        account = self.kernel.account(command.account)
+        symbol = command.request.symbol if isinstance(command, PlaceOrder) else command.symbol
+        venue = str(account.venue)
         fed = {s.upper() for f in self.config.feeds if f.venue == venue for s in f.symbols}
-        if symbol not in fed and symbol in desk.account.instruments:
+        if symbol not in fed and symbol in account.instruments:
             raise MarginbotError(
                 f"no feed carries {symbol}: add it to the symbols of the {venue} [[feeds]] "
                 "table, so that it has prices, and restart"
             )
-        prices = self.engine.prices.symbols.get((venue, symbol))
+        prices = self.kernel.prices(venue, symbol)
         limit = self.max_price_age_ns.get(venue)
         if prices is None or limit is None or prices.ts_event == 0:
             return  # no price at all: the engine refuses in its own words
@@ -383,65 +408,119 @@ class Daemon:
             )
 
     def _on_market(self, events: list[MarketEvent | FeedEvent]) -> None:
+        """One frame's events, in order: each market event a kernel input keyed by the frame's
+        record and its place among them; the feed's own events (stale, recovered) only raise
+        their alerts (not replayed: they come from this process)."""
         try:
-            self._journal([e for e in events if self.engine.reads(e)])  # type: ignore[misc]
+            self._journal([e for e in events if self.kernel.reads(e)])  # type: ignore[misc]
         except MarginbotError:
-            # Not journaled, so not applied: the feed's own events (stale, recovered) still
-            # raise their alerts; prices resume when the journal can be written again.
-            events = [e for e in events if type(e).__name__.startswith("Feed")]
+            # Not journaled, so not applied: the feed's own events still raise their alerts;
+            # prices resume when the journal can be written again.
+            events = [e for e in events if isinstance(e, FeedEvent)]
             self.unjournaled += 1
         counts = self.event_counts
+        index = 0
         for event in events:
-            key = (getattr(event, "venue", ""), kind_of(type(event)))
-            counts[key] = counts.get(key, 0) + 1
-            if type(event).__name__.startswith("Feed"):
-                self._raise(self.rules.on_event(event))
+            kind = (getattr(event, "venue", ""), kind_of(type(event)))
+            counts[kind] = counts.get(kind, 0) + 1
+            if isinstance(event, FeedEvent):
+                step = self.kernel.step(event, f"feed.{self.steps}")
+                self._raise(list(step.alerts))  # a process alert: a fresh id, not a replayed one
                 continue
-            self._publish(self._step(event))  # type: ignore[arg-type]
+            step = self._step(event, self._key(index))
+            index += 1
+            self._carry_out(step)
             if self.charting and isinstance(event, MarkPrice | Trade | LastPrice):
-                prices = self.engine.prices.symbols.get((event.venue, event.symbol))
+                prices = self.kernel.prices(event.venue, event.symbol)
                 if prices is not None:
                     self.history.price(
                         f"{event.venue}:{event.symbol}", event.ts_event, prices.mark, prices.last
                     )
-            self._raise(self.rules.on_event(event))
             if isinstance(event, MarkPrice):
-                self.alerts.positions(self.engine, event)
-            self._consult(event)
+                self.alerts.positions(self.kernel, event)
 
-    def _publish(self, events: list[Any]) -> None:
+    def _apply_command(self, command: Input) -> Step:
+        """A trader command, journaled and recorded by the handler: step and carry out."""
+        step = self._step(command, self._key())
+        self._carry_out(step)
+        return step
+
+    def _carry_out(self, step: Step) -> None:
+        """A step's effects, in order: its events, each strategy command (journaled and
+        recorded as the strategy's, then its events), then its alerts."""
+        for event in step.events:
+            self._effect(event)
+        for applied in step.commands:
+            with contextlib.suppress(MarginbotError):  # a full disk: the command stands
+                self._journal([applied.command])
+            self._record(
+                {
+                    "t": "command",
+                    "ts": getattr(applied.command, "ts", 0),
+                    "by": "strategy",
+                    "strategy": applied.strategy,
+                    "data": msgspec.to_builtins(applied.asked),
+                }
+            )
+            for event in applied.events:
+                self._effect(event)
+        for name, error in step.strategy_errors:
+            self.strategy_errors += 1
+            log.warning("strategy_error", strategy=name, error=error)
+        if step.alerts:
+            self._raise(list(step.alerts), list(step.alert_ids))
+            if self.events_out is not None:
+                for alert, alert_id in zip(step.alerts, step.alert_ids, strict=True):
+                    self.events_out.write(alert_line(alert, alert_id))
+                self.events_out.flush()
+
+    def _effect(self, event: EngineEvent) -> None:
+        self.testnet.on_event(event)
+        if self.events_out is not None:
+            self.events_out.write(event_line(event))
+            self.events_out.flush()  # a reader tailing the file sees each event at once
+        line = describe(event)
+        if line is not None:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def _publish_venue(self, events: list[Any]) -> None:
+        """What the testnet coordinator reports (mirrored orders, reconciliation): shown and
+        written like engine events; a drift raises its alert (of this process, not replayed)."""
         for event in events:
-            self.testnet.on_event(event)
-            self._raise(self._alerts_for(event))
+            self.testnet.on_event(event)  # the venue answered: time to reconcile
             if self.events_out is not None:
                 self.events_out.write(event_line(event))
-                self.events_out.flush()  # a reader tailing the file sees each event at once
+                self.events_out.flush()
             line = describe(event)
             if line is not None:
                 self.out.write(line + "\n")
                 self.out.flush()
-            self._consult(event)
-
-    def _alerts_for(self, event: object) -> list[Alert]:
-        if isinstance(event, ReconciliationDrift):
-            drift = event.drift
-            return [
-                Alert(
-                    "reconciliation_drift",
-                    Severity.WARNING,
-                    event.ts,
-                    event.account,
-                    drift.symbol,
-                    drift.describe(),
-                    (("field", drift.field), ("local", drift.local), ("exchange", drift.remote)),
+            if isinstance(event, ReconciliationDrift):
+                drift = event.drift
+                self._raise(
+                    [
+                        Alert(
+                            "reconciliation_drift",
+                            Severity.WARNING,
+                            event.ts,
+                            event.account,
+                            drift.symbol,
+                            drift.describe(),
+                            (
+                                ("field", drift.field),
+                                ("local", drift.local),
+                                ("exchange", drift.remote),
+                            ),
+                        )
+                    ]
                 )
-            ]
-        return self.rules.on_event(event)
 
-    def _raise(self, alerts: list[Alert]) -> None:
+    def _raise(self, alerts: list[Alert], ids: list[str] | None = None) -> None:
+        """Deliver alerts: the kernel's with the ids it derived, the process's with new ones."""
         if not alerts:
             return
-        ids = self.alerts.raise_(alerts)
+        ids = self.alerts.raise_(alerts, ids)
         if self.charting:
             for alert, alert_id in zip(alerts, ids, strict=True):
                 self.history.alert(alert, alert_id)
@@ -452,7 +531,7 @@ class Daemon:
     async def _load_missing_instruments(self) -> None:
         """Instruments the bundled snapshot lacks (all of Bybit's), from the venue via ccxt."""
         for spec in self.config.accounts:
-            account = self.engine.desks[spec.name].account
+            account = self.kernel.account(spec.name)
             feeds = [f for f in self.config.feeds if f.venue == spec.venue]
             missing = sorted(
                 {s.upper() for f in feeds for s in f.symbols} - set(account.instruments)
@@ -479,7 +558,7 @@ class Daemon:
                 loaded = await load_instruments(exchange, Venue(spec.venue), missing)
                 command = LoadInstruments(spec.name, tuple(loaded.values()))
                 self._journal([command])
-                self._step(command)
+                self._carry_out(self._step(command, f"instruments.{spec.name}"))
             except Exception as exc:
                 reason = exc if isinstance(exc, MarginbotError) else exchange_error(exc)
                 if spec.venue == "binance" and credentials is None:
@@ -533,24 +612,6 @@ class Daemon:
         if self.state is not None:
             self.state.snapshot(self.engine)  # the next start replays nothing
             self.state.close()
-
-    def _consult(self, event: object) -> None:
-        """Give the event to every strategy; its commands go the way of any trader command."""
-        if not self.strategies or self._depth > MAX_STRATEGY_DEPTH:
-            return
-        self._depth += 1
-        try:
-            for name, strategy, view in self.strategies:
-                try:
-                    commands = strategy.on_event(event, view)
-                except Exception as exc:  # a strategy's bug must not stop the daemon
-                    self.strategy_errors += 1
-                    log.exception("strategy_error", strategy=name, error=repr(exc))
-                    continue
-                for command in commands:
-                    self.handler.handle(msgspec.json.encode(command))
-        finally:
-            self._depth -= 1
 
     def _on_signal(self) -> None:
         if self.stop.is_set():
@@ -656,7 +717,7 @@ class Daemon:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._on_signal)
         await self._load_missing_instruments()
-        reconcilers = await self.testnet.start(self.engine)  # before commands or prices
+        reconcilers = await self.testnet.start(self.kernel)  # before commands or prices
         publishing = self.alerts.start()
         socket_path = Path(self.config.control.socket)
         http = await self._start_http()

@@ -18,8 +18,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.core.figures import account_figures
-
 if TYPE_CHECKING:
     from bot.daemon import Daemon
 
@@ -114,8 +112,9 @@ class DaemonCollector(Collector):
             "Nearest liquidation, as a fraction of the mark price",
             ["account"],
         )
-        for name, desk in self.daemon.engine.desks.items():
-            figures = account_figures(desk.account)
+        kernel = self.daemon.kernel
+        for name in kernel.accounts():
+            figures = kernel.figures(name)
             equity.add_metric([name], float(figures.margin_balance))
             wallet.add_metric([name], float(figures.wallet_balance))
             positions.add_metric([name], len(figures.positions))

@@ -25,6 +25,7 @@ from bot.config import load_config
 from bot.control.handler import CommandHandler
 from bot.control.signing import CommandGate, sign
 from bot.core.engine import Engine
+from bot.core.kernel import Kernel
 from bot.core.market import MarkPrice, Trade
 from bot.core.values import OrderSide
 from bot.errors import MarginbotError
@@ -120,7 +121,7 @@ HANDLED = {"commands": 0, "refused": 0}
 @given(document=command_documents())
 def test_command_json_is_applied_or_refused_in_words(document: dict) -> None:
     engine = _engine()
-    handler = CommandHandler(engine, None, lambda _: None, clock=lambda: 2)
+    handler = CommandHandler(Kernel(engine), clock=lambda: 2)
     raw = json.dumps(document, allow_nan=True).encode()
     before = _fingerprint(engine)
     reply = handler.handle(raw)  # any exception but ours fails the test
@@ -141,7 +142,7 @@ def test_command_json_is_applied_or_refused_in_words(document: dict) -> None:
 def test_random_bytes_as_commands_and_envelopes_are_refused_in_words() -> None:
     rng = random.Random(20261205)
     engine = _engine()
-    handler = CommandHandler(engine, None, lambda _: None, clock=lambda: 2)
+    handler = CommandHandler(Kernel(engine), clock=lambda: 2)
     gate = CommandGate({"iso": "0123456789abcdef0123456789abcdef"})
     before = _fingerprint(engine)
     for n in range(3000):
@@ -261,7 +262,7 @@ def test_session_records_replay_or_are_skipped(tmp_path_factory, records: list[d
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     engine = _engine()
     try:
-        summary = replay(path, engine=engine)  # only our own errors may leave it
+        summary = replay(path, kernel=Kernel(engine))  # only our own errors may leave it
     except SessionFormatError as exc:
         assert "is not valid JSON" in str(exc)  # noqa: PT017 — Infinity is no JSON
         return
@@ -342,7 +343,7 @@ async def test_random_lines_over_the_real_control_socket_are_each_answered(tmp_p
     from bot.control.socket_server import ControlServer
 
     engine = _engine()
-    handler = CommandHandler(engine, None, lambda _: None, clock=lambda: 2)
+    handler = CommandHandler(Kernel(engine), clock=lambda: 2)
     rng = random.Random(99)
     before = _fingerprint(engine)
     async with ControlServer(tmp_path / "mb.sock", handler.handle):

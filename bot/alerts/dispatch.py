@@ -16,8 +16,8 @@ from bot.alerts.payloads import alert_payload, closed_position_payload, position
 from bot.alerts.publisher import AccountPublisher
 from bot.config import Config
 from bot.core.alerts import Alert
-from bot.core.engine import Engine
 from bot.core.figures import account_figures
+from bot.core.kernel import Kernel
 from bot.core.market import MarkPrice
 
 log = structlog.get_logger("marginbot.alerts")
@@ -43,11 +43,13 @@ class AlertDispatch:
         self._shown: dict[tuple[str, str], set[str]] = {}  # retained topics now open
         self._sent: dict[tuple[str, str], float] = {}
 
-    def raise_(self, alerts: list[Alert]) -> list[str]:
+    def raise_(self, alerts: list[Alert], ids: list[str] | None = None) -> list[str]:
         """Put each alert in the outbox of its account (or of every account), then print it:
-        an alert on the terminal is already safe on disk. Returns the alerts' ids."""
+        an alert on the terminal is already safe on disk. `ids` are the kernel's (the same in
+        a replay); an alert without one gets a new one. Returns the alerts' ids."""
+        given = ids or []
         ids = []
-        for alert in alerts:
+        for number, alert in enumerate(alerts):
             self.counts[alert.kind] = self.counts.get(alert.kind, 0) + 1
             if alert.account is None:
                 targets = list(self.publishers.values())
@@ -55,8 +57,8 @@ class AlertDispatch:
                 targets = (
                     [self.publishers[alert.account]] if alert.account in self.publishers else []
                 )
-            payload = alert_payload(alert)  # one id for every copy of the alert
-            ids.append(payload["id"])
+            payload = alert_payload(alert, alert_id=given[number] if given else None)
+            ids.append(payload["id"])  # one id for every copy of the alert
             for publisher in targets:
                 try:
                     publisher.enqueue(alert, payload)
@@ -67,21 +69,23 @@ class AlertDispatch:
             self.out.flush()
         return ids
 
-    def positions(self, engine: Engine, event: MarkPrice) -> None:
+    def positions(self, kernel: Kernel, event: MarkPrice) -> None:
         """Retained position state, at most every `position_interval_s` per account and symbol
         (the figures are not computed more often), and `closed` at once when one is gone."""
         if not self.publishers:
             return
         now = time.monotonic()
         interval = self.position_interval_s
-        last = engine.prices.get(event.venue, event.symbol).last
-        for name, desk in engine.desks.items():
+        prices = kernel.prices(event.venue, event.symbol)
+        last = prices.last if prices is not None else None
+        for name in kernel.accounts():
             publisher = self.publishers.get(name)
-            if publisher is None or desk.account.venue != event.venue:
+            account = kernel.account(name)
+            if publisher is None or account.venue != event.venue:
                 continue
             key = (name, event.symbol)
             shown = self._shown.get(key, set())
-            mine = desk.account.positions_of(event.symbol)
+            mine = account.positions_of(event.symbol)
             if not mine and not shown:
                 continue
             if mine and now - self._sent.get(key, -interval) < interval:
@@ -89,7 +93,7 @@ class AlertDispatch:
             self._sent[key] = now
             current = {
                 f"{p.symbol}-{p.slot.value}" if p.slot.value != "both" else p.symbol: p
-                for p in (account_figures(desk.account).positions if mine else ())
+                for p in (account_figures(account).positions if mine else ())
                 if p.symbol == event.symbol
             }
             for topic in shown - current.keys():

@@ -33,11 +33,13 @@ def alert_topic(prefix: str, alert: Alert) -> str:
     return f"{prefix}/{alert.account or '_'}/alert/{alert.kind}"
 
 
-def alert_payload(alert: Alert, local_ns: int | None = None) -> dict[str, Any]:
+def alert_payload(
+    alert: Alert, local_ns: int | None = None, alert_id: str | None = None
+) -> dict[str, Any]:
     local = local_ns if local_ns is not None else time.time_ns()
     return {
         "schema": ALERT_SCHEMA,
-        "id": str(uuid.uuid4()),
+        "id": alert_id or str(uuid.uuid4()),
         "kind": alert.kind,
         "severity": alert.severity.value,
         "account": alert.account,

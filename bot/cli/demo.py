@@ -29,8 +29,8 @@ import orjson
 
 from bot.alerts.broker import PrivateBroker, reachable
 from bot.config import Config, ControlConfig, SimConfig, StateConfig, load_config
-from bot.core.engine_events import PositionLiquidated
-from bot.core.figures import AccountFigures, account_figures
+from bot.core.engine_events import EngineEvent, PositionLiquidated
+from bot.core.figures import AccountFigures
 from bot.core.values import MarginMode, fmt
 from bot.daemon import Daemon
 from bot.errors import ConfigError, MarginbotError
@@ -60,11 +60,10 @@ class DemoDaemon(Daemon):
         super().__init__(*args, **kwargs)
         self.run_seen = run
 
-    def _publish(self, events: list[Any]) -> None:
-        for event in events:
-            if isinstance(event, PositionLiquidated):
-                self.run_seen.liquidations.setdefault(event.account, event)
-        super()._publish(events)
+    def _effect(self, event: EngineEvent) -> None:
+        if isinstance(event, PositionLiquidated):
+            self.run_seen.liquidations.setdefault(event.account, event)
+        super()._effect(event)
 
 
 def _usd(value: Decimal | None) -> str:
@@ -123,29 +122,33 @@ class LiveDemo:
         mqtt = msgspec.structs.replace(mqtt, host="127.0.0.1", port=self.broker.port)
         return msgspec.structs.replace(self.config, mqtt=mqtt)
 
-    async def _follow_alerts(self, config: Config) -> None:
+    async def _follow_alerts(self, config: Config, subscribed: asyncio.Event) -> None:
         """A subscriber like the trader's phone: print each alert the broker delivers."""
         mqtt = config.mqtt
-        with contextlib.suppress(aiomqtt.MqttError):
+        try:
             async with aiomqtt.Client(
                 mqtt.host, mqtt.port, identifier=f"{mqtt.client_id}-viewer"
             ) as client:
                 await client.subscribe(f"{mqtt.prefix}/+/alert/#", qos=1)
+                subscribed.set()
                 async for message in client.messages:
                     payload = orjson.loads(message.payload)
                     self.run.delivered.append(str(message.topic))
                     self.say(f"   mqtt → {message.topic}  {payload.get('message', '')}")
+        except aiomqtt.MqttError:
+            pass  # no broker: the alerts wait in the outbox, as the summary says
+        finally:
+            subscribed.set()
 
     async def _open_positions(self, daemon: Daemon) -> None:
-        engine = daemon.engine
+        kernel = daemon.kernel
         while True:
-            prices = engine.prices.get("binance", "BTCUSDT")
+            prices = kernel.prices("binance", "BTCUSDT")
             if prices is not None and prices.mark is not None and prices.last is not None:
                 break
             await asyncio.sleep(0.05)
         for spec in self.config.accounts:
-            desk = engine.desks[spec.name]
-            instrument = desk.account.instruments["BTCUSDT"]
+            instrument = kernel.account(spec.name).instruments["BTCUSDT"]
             margin = spec.wallet_balance / 2
             qty = (margin * LEVERAGE_MULTIPLE / prices.last).quantize(
                 instrument.lot_size or Decimal("0.001"), ROUND_DOWN
@@ -162,7 +165,7 @@ class LiveDemo:
                 type="market",
                 qty=str(qty),
             )
-            position = desk.account.position("BTCUSDT")
+            position = kernel.position(spec.name, "BTCUSDT")
             if position is None:
                 continue
             if position.margin_mode is MarginMode.ISOLATED and position.isolated_margin < margin:
@@ -177,7 +180,7 @@ class LiveDemo:
                 f"{_usd(position.isolated_margin)} USDT isolated margin"
                 if position.margin_mode is MarginMode.ISOLATED
                 else "its whole cross wallet "
-                f"({_usd(account_figures(desk.account).wallet_balance)} USDT after the fee)"
+                f"({_usd(kernel.figures(spec.name).wallet_balance)} USDT after the fee)"
             )
             self.run.opened[spec.name] = (
                 f"long {fmt(position.qty)} BTCUSDT at {_usd(position.entry_price)}, "
@@ -191,17 +194,17 @@ class LiveDemo:
 
     async def _show(self, daemon: Daemon, sim: Simulator) -> None:
         """One line a second: mark, last, their divergence, and each account's ledger."""
-        engine = daemon.engine
+        kernel = daemon.kernel
         started = time.monotonic()
         while not sim.finished.is_set():
             await asyncio.sleep(1.0)
-            prices = engine.prices.get("binance", "BTCUSDT")
-            divergence = prices.divergence()
-            if prices.mark is None or prices.last is None or divergence is None:
+            prices = kernel.prices("binance", "BTCUSDT")
+            divergence = prices.divergence() if prices is not None else None
+            if prices is None or prices.mark is None or prices.last is None or divergence is None:
                 continue
             ledgers = "  |  ".join(
-                _account_line(name, account_figures(desk.account), prices.mark, self.run)
-                for name, desk in engine.desks.items()
+                _account_line(name, kernel.figures(name), prices.mark, self.run)
+                for name in kernel.accounts()
             )
             self.say(
                 f"{time.monotonic() - started:5.0f}s mark {_usd(prices.mark)} last "
@@ -226,7 +229,11 @@ class LiveDemo:
             )
             config = _free_web_port(config)
             daemon = DemoDaemon(self.run, config, None, self.out)
-            viewer = asyncio.create_task(self._follow_alerts(config))
+            subscribed = asyncio.Event()
+            viewer = asyncio.create_task(self._follow_alerts(config, subscribed))
+            # The phone listens before the daemon speaks: it hears daemon_started too.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscribed.wait(), 5)
             ready = asyncio.Event()
             running = asyncio.create_task(daemon.run(ready=ready.set))
             await ready.wait()
@@ -254,12 +261,12 @@ class LiveDemo:
         return 0
 
     def _summary(self, daemon: Daemon) -> None:
-        engine = daemon.engine
-        prices = engine.prices.get("binance", "BTCUSDT")
+        kernel = daemon.kernel
+        prices = kernel.prices("binance", "BTCUSDT")
         mark = prices.mark if prices is not None else None
         self.say("\nWhat happened:")
-        for name, desk in engine.desks.items():
-            figures = account_figures(desk.account)
+        for name in kernel.accounts():
+            figures = kernel.figures(name)
             wallet = next(a.wallet_balance for a in self.config.accounts if a.name == name)
             liquidated = self.run.liquidations.get(name)
             if liquidated is not None:

@@ -77,19 +77,19 @@ def _replay(args: argparse.Namespace) -> int:
     speed = None if args.speed == "max" else float(args.speed)
     if speed is not None and speed <= 0:
         raise InputError("--speed must be a positive number or 'max'")
-    engine = None
+    kernel = None
     if args.config is not None:
         from bot.config import load_config
-        from bot.daemon import build_engine
+        from bot.daemon import build_kernel
 
-        engine = build_engine(load_config(args.config))
+        kernel = build_kernel(load_config(args.config))
     if args.events_out is None:
-        summary = replay(args.session, speed=speed, engine=engine)
+        summary = replay(args.session, speed=speed, kernel=kernel)
     else:
         from bot.files import replacing
 
         with replacing(args.events_out, [args.session]) as partial, partial.open("wb") as out:
-            summary = replay(args.session, events_out=out, speed=speed, engine=engine)
+            summary = replay(args.session, events_out=out, speed=speed, kernel=kernel)
     sys.stdout.write("\n".join(summary.lines()) + "\n")
     return 0
 
@@ -355,7 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         metavar="FILE",
-        help="run the session's trader commands on the config's accounts (fills, liquidations)",
+        help="run the session through the config's kernel: its accounts, trader commands, "
+        "alert rules and strategies (fills, liquidations, alerts with the live ids)",
     )
     replayer.set_defaults(handler=_replay)
 

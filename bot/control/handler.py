@@ -11,40 +11,39 @@ import orjson
 from bot.calculator import figures_json
 from bot.control.codec import QueryJson, correlation_id, decode
 from bot.core.commands import SetLeverage, SetMarginMode
-from bot.core.engine import Engine, Input
-from bot.core.engine_events import CommandRefused, EngineEvent, OrderRejected
-from bot.core.figures import account_figures
-from bot.core.orders import OrderStatus
+from bot.core.engine import Input
+from bot.core.engine_events import CommandRefused, OrderRejected
+from bot.core.kernel import Kernel, Step
 from bot.core.values import fmt
 from bot.errors import MarginbotError
 from bot.session.events_out import event_json
 
 
-def state_json(engine: Engine, account: str | None) -> dict[str, Any]:
+def state_json(kernel: Kernel, account: str | None) -> dict[str, Any]:
     """Every account's figures at the current marks, and its open orders."""
-    names = [account] if account else list(engine.desks)
+    names = [account] if account else kernel.accounts()
     result: dict[str, Any] = {}
     for name in names:
-        desk = engine.desks.get(name)
-        if desk is None:
-            raise MarginbotError(f"no account named {name!r}; accounts: {', '.join(engine.desks)}")
+        if not kernel.has_account(name):
+            raise MarginbotError(
+                f"no account named {name!r}; accounts: {', '.join(kernel.accounts())}"
+            )
         orders = [
             {
                 "order_id": o.id,
                 "description": o.describe(),
                 "status": str(o.status),
-                "role": desk.roles[o.id],
+                "role": role,
                 "trigger": fmt(o.trigger) if o.trigger is not None else None,
                 "trigger_source": str(o.request.trigger_source)
                 if o.request.type.triggered
                 else None,
             }
-            for o in desk.orders.values()
-            if o.status in (OrderStatus.OPEN, OrderStatus.UNTRIGGERED)
+            for o, role in kernel.open_orders(name)
         ]
         result[name] = {
-            "venue": str(desk.account.venue),
-            **figures_json(account_figures(desk.account)),
+            "venue": str(kernel.account(name).venue),
+            **figures_json(kernel.figures(name)),
             "orders": orders,
         }
     return result
@@ -53,28 +52,33 @@ def state_json(engine: Engine, account: str | None) -> dict[str, Any]:
 class CommandHandler:
     def __init__(
         self,
-        engine: Engine,
-        record: Callable[[dict[str, Any]], None] | None,
-        publish: Callable[[list[EngineEvent]], None],
+        kernel: Kernel,
+        record: Callable[[dict[str, Any]], None] | None = None,
+        apply: Callable[[Input], Step] | None = None,
         clock: Callable[[], int] = time.time_ns,
         journal: Callable[[list[Input]], None] | None = None,
         status: Callable[[], dict[str, Any]] | None = None,
-        step: Callable[[Input], list[EngineEvent]] | None = None,
         admit: Callable[[Input], None] | None = None,
     ) -> None:
-        self.engine = engine
+        """`apply` steps the kernel and carries out the Step's effects (the daemon's); without
+        it, the kernel alone is stepped, each command keyed by its number."""
+        self.kernel = kernel
         self.record = record
-        self.publish = publish
+        self.apply = apply or self._step_alone
         self.clock = clock
         self.journal = journal
         self.status = status
-        self.step = step or engine.step
         self.admit = admit  # raises MarginbotError to refuse a command before it is journaled
+        self._applied = 0
+
+    def _step_alone(self, command: Input) -> Step:
+        self._applied += 1
+        return self.kernel.step(command, f"command.{self._applied}")
 
     def _require_account(self, name: str) -> None:
-        if name not in self.engine.desks:
+        if not self.kernel.has_account(name):
             raise MarginbotError(
-                f"no account named {name!r}; accounts: {', '.join(self.engine.desks)}"
+                f"no account named {name!r}; accounts: {', '.join(self.kernel.accounts())}"
             )
 
     def handle(self, raw: bytes) -> dict[str, Any]:
@@ -83,7 +87,7 @@ class CommandHandler:
         try:
             request = decode(raw)
             if isinstance(request, QueryJson):
-                reply.update(ok=True, state=state_json(self.engine, request.account))
+                reply.update(ok=True, state=state_json(self.kernel, request.account))
                 if self.status is not None:
                     reply["daemon"] = self.status()
                 return reply
@@ -103,12 +107,11 @@ class CommandHandler:
             self.record({"t": "command", "ts": ts, "data": orjson.loads(raw)})
         unchanged = self._unchanged(command)
         try:
-            events = self.step(command)
+            step = self.apply(command)
         except MarginbotError as exc:
             return {**reply, "ok": False, "error": str(exc)}
-        self.publish(events)
-        refused = [e for e in events if isinstance(e, OrderRejected | CommandRefused)]
-        reply.update(ok=not refused, events=[event_json(e) for e in events])
+        refused = [e for e in step.events if isinstance(e, OrderRejected | CommandRefused)]
+        reply.update(ok=not refused, events=[event_json(e) for e in step.all_events()])
         if refused:
             reply["error"] = refused[0].reason
         elif unchanged:
@@ -120,10 +123,12 @@ class CommandHandler:
         and a replay see the command), but a reply can say that nothing changed."""
         if not isinstance(command, SetLeverage | SetMarginMode):
             return False
-        desk = self.engine.desks.get(command.account)
-        if desk is None or command.symbol not in desk.account.instruments:
+        if not self.kernel.has_account(command.account):
             return False
-        current = desk.account.settings(command.symbol)
+        account = self.kernel.account(command.account)
+        if command.symbol not in account.instruments:
+            return False
+        current = account.settings(command.symbol)
         if isinstance(command, SetLeverage):
             return current.leverage == command.leverage
         return current.margin_mode is command.margin_mode

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.aio import wait_event
 from bot.config import Config
-from bot.core.engine import Engine
 from bot.core.engine_events import OrderAccepted, OrderCanceled, OrderFilled, SettingChanged
 from bot.core.events import LeverageChanged, MarginModeChanged
-from bot.core.figures import AccountFigures, account_figures
+from bot.core.figures import AccountFigures
+from bot.core.kernel import Kernel
 from bot.execution.credentials import load_credentials
 from bot.execution.events import MirrorFailed, OrderMirrored
 
@@ -49,7 +49,7 @@ class TestnetCoordinator:
         self.mirrors = mirrors
         self.publish = publish
         self.out = out
-        self.engine: Engine | None = None
+        self.kernel: Kernel | None = None
         self.intervals = {a.name: a.reconcile_interval_s for a in config.accounts}
         self.symbols: dict[str, set[str]] = {}  # venue -> the symbols its feeds carry
         for feed in config.feeds:
@@ -63,12 +63,15 @@ class TestnetCoordinator:
         """Send a testnet account's orders and cancellations to the venue, in the background."""
         account = getattr(event, "account", None)
         mirror = self.mirrors.get(account) if isinstance(account, str) else None
-        if mirror is None or self.engine is None:
+        kernel = self.kernel
+        if mirror is None or kernel is None:
             return
         if isinstance(event, OrderAccepted):
-            desk = self.engine.desks[mirror.account]
-            request = desk.orders[event.order_id].request
-            position = desk.account.position(request.symbol, request.slot)
+            order = kernel.order(mirror.account, event.order_id)
+            if order is None:
+                return
+            request = order.request
+            position = kernel.position(mirror.account, request.symbol, request.slot)
             self._mirrored.add(event.order_id)
             self._pending.add(event.order_id)
             self._spawn(
@@ -81,7 +84,7 @@ class TestnetCoordinator:
         elif isinstance(event, SettingChanged) and isinstance(
             event.change, LeverageChanged | MarginModeChanged
         ):
-            account = self.engine.desks[mirror.account].account
+            account = kernel.account(mirror.account)
             symbols = self.symbols.get(mirror.venue, set()) | {event.change.symbol}
             modes = {s: account.settings(s).margin_mode for s in symbols}
             self._spawn(mirror.setting(event.change, modes))
@@ -102,12 +105,12 @@ class TestnetCoordinator:
         task.add_done_callback(self.background.discard)
 
     async def _reconcile_loop(self, name: str) -> None:
-        assert self.engine is not None
+        kernel = self.kernel
+        assert kernel is not None
         mirror = self.mirrors[name]
-        account = self.engine.desks[name].account
 
         def figures() -> AccountFigures:
-            return account_figures(account)
+            return kernel.figures(name)
 
         while True:
             await wait_event(self.reconcile_now[name], self.intervals[name])
@@ -115,9 +118,9 @@ class TestnetCoordinator:
             await asyncio.sleep(0.2)  # let the venue book the fill we just made
             self.publish(list(await mirror.reconcile(figures)))
 
-    async def start(self, engine: Engine) -> list[asyncio.Task[None]]:
+    async def start(self, kernel: Kernel) -> list[asyncio.Task[None]]:
         """Connect each mirror (before any command or price can arrive) and start reconciling."""
-        self.engine = engine
+        self.kernel = kernel
         tasks: list[asyncio.Task[None]] = []
         if not self.mirrors:
             return tasks

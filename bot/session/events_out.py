@@ -82,3 +82,23 @@ def event_json(event: Any) -> dict[str, Any]:
 
 def event_line(event: Any) -> bytes:
     return orjson.dumps(event_json(event)) + b"\n"
+
+
+def alert_json(alert: Any, alert_id: str) -> dict[str, Any]:
+    """An alert as the daemon's and replay's `--events-out` write it: the MQTT payload's fields
+    without its local (wall-clock) times."""
+    return {
+        "type": "alert",
+        "id": alert_id,
+        "kind": alert.kind,
+        "severity": alert.severity.value,
+        "account": alert.account,
+        "symbol": alert.symbol,
+        "message": alert.message,
+        "ts_event": alert.ts_event,
+        "details": dict(alert.details),
+    }
+
+
+def alert_line(alert: Any, alert_id: str) -> bytes:
+    return orjson.dumps(alert_json(alert, alert_id)) + b"\n"

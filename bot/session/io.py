@@ -90,6 +90,7 @@ class RotatingRecorder:
     _flushed_at: float = 0.0
     _dirty: bool = False
     lost: int = 0  # records that could not be written (a full disk)
+    records: int = 0  # records written so far, in every part: the last one's ordinal
     error: str | None = None  # why the last write failed, until one succeeds
 
     def _file(self) -> SessionWriter:
@@ -107,7 +108,9 @@ class RotatingRecorder:
                 self.header.start_time_ns,
                 self.header.marginbot_version,
                 self.header.config_digest,
-                {**self.header.source, "part": self._part},
+                # The ordinal of this part's first record is first_record + 1: inputs keep
+                # the same keys (and their alerts the same ids) whichever part is replayed.
+                {**self.header.source, "part": self._part, "first_record": self.records - 1},
             )
             self._writer = SessionWriter(path, header)
         return self._writer
@@ -120,6 +123,7 @@ class RotatingRecorder:
         """Never raises for the disk: a recording that cannot be written (a full disk) loses
         records, counted in `lost` with the reason in `error`; the feed and the engine go on,
         and the journal still has every input."""
+        self.records += 1
         try:
             self._file().write(record)
             self._dirty = True

@@ -1,7 +1,10 @@
-"""Replay a session through the same frames → events path as the live feed.
+"""Replay a session through the same frames → events path as the live feed, and with a
+kernel through the same step as the daemon (bot/core/kernel.py).
 
 Time comes only from the recording (a virtual clock): the same session always produces the same
-events, byte for byte.
+events and alerts, byte for byte. Each input is keyed as the daemon keyed it (the ordinal of its
+record in the session and its place among the frame's events), so every alert gets the id the
+live daemon gave it.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from typing import Any, BinaryIO
 import orjson
 
 from bot.control.codec import QueryJson, decode
-from bot.core.engine import Engine
+from bot.core.kernel import Kernel, Step
 from bot.core.market import MarketEvent
 from bot.core.prices import PriceBoard
 from bot.errors import MarginbotError
 from bot.feeds.pipeline import FramePipeline
-from bot.session.events_out import EVENT_NAMES, event_line
+from bot.session.events_out import EVENT_NAMES, alert_line, event_line
 from bot.session.io import SessionReader
 
 
@@ -50,6 +53,8 @@ class ReplaySummary:
     last_ts: int | None = None
     truncated_tail: int = 0
     commands: int = 0
+    strategy_commands: int = 0  # recorded strategy commands: re-made by the strategies, or applied
+    alerts: Counter[str] = field(default_factory=Counter)  # raised by the kernel, by kind
     refused: int = 0  # inputs the engine refused (bad market data), skipped as live
     bad_records: Counter[str] = field(default_factory=Counter)  # unreadable, skipped
     record_kinds: Counter[str] = field(default_factory=Counter)  # by `t`
@@ -59,6 +64,13 @@ class ReplaySummary:
         if self.first_ts is None or self.last_ts is None:
             return 0.0
         return (self.last_ts - self.first_ts) / 1e9
+
+    def _alert_lines(self) -> list[str]:
+        if not self.alerts:
+            return []
+        return [f"  {sum(self.alerts.values()):,} alerts:"] + [
+            f"  {name:<20} {count:>9,}" for name, count in sorted(self.alerts.items())
+        ]
 
     def lines(self) -> list[str]:
         kinds = ", ".join(
@@ -74,6 +86,7 @@ class ReplaySummary:
             out.append(f"  {'trader commands':<20} {self.commands:>9}")
         if self.refused:
             out.append(f"  {'inputs refused':<20} {self.refused:>9}")
+        out += self._alert_lines()
         out.append(f"  {sum(self.events.values()):,} events (market data, and the engine's):")
         for name, count in sorted(self.events.items()):
             out.append(f"  {name:<20} {count:>9,}")
@@ -108,15 +121,17 @@ def replay(
     events_out: BinaryIO | None = None,
     speed: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    engine: Engine | None = None,
+    kernel: Kernel | None = None,
 ) -> ReplaySummary:
     """Replay `path`; `speed` None means as fast as possible, N means N × recorded pace.
 
-    With an `engine`, every market event and every recorded trader command goes through it, in
-    recorded order, and its output events are written after the input that caused them.
+    With a `kernel`, every market event and every recorded trader command goes through it, in
+    recorded order, and its output events and alerts are written after the input that caused
+    them. The kernel's session is set from the header, so that alert ids match the live run's.
     """
     reader = SessionReader(path)
     summary = ReplaySummary(str(path))
+    first = _first_record(reader, kernel)
     pipeline = FramePipeline()
     board = PriceBoard()
     previous_ts: int | None = None
@@ -135,6 +150,7 @@ def replay(
             sleep(min((ts - previous_ts) / 1e9 / speed, MAX_WAIT_S))
         previous_ts = ts
         kind = record.get("t")
+        ordinal = first + summary.records  # as the daemon keyed it (RotatingRecorder.records)
         if kind == "connect":
             pipeline.connect(record["conn"], str(record.get("venue", "")))
         elif kind == "disconnect":
@@ -143,16 +159,16 @@ def replay(
             if not isinstance(record["data"], str):
                 summary.bad_records["recv data is not text"] += 1
                 continue
-            for event in pipeline.frame(record["conn"], record["data"], ts):
+            for index, event in enumerate(pipeline.frame(record["conn"], record["data"], ts)):
                 _observe(summary, board, event)
                 if sink is not None:
                     sink(event)
                 if events_out is not None:
                     events_out.write(event_line(event))
-                if engine is not None:
-                    _run(engine, event, summary, events_out)
-        elif kind == "command" and engine is not None:
-            _command(engine, record.get("data"), ts, summary, events_out)
+                if kernel is not None:
+                    _run(kernel, event, f"{ordinal}.{index}", summary, events_out)
+        elif kind == "command" and kernel is not None:
+            _recorded_command(kernel, record, str(ordinal), summary, events_out)
     summary.truncated_tail = reader.truncated_tail
     summary.parse_errors = Counter({f"{v}:{k}": n for (v, k), n in pipeline.errors.items()})
     summary.ignored = pipeline.ignored()
@@ -211,8 +227,37 @@ def _record_problem(record: dict[str, Any]) -> str | None:
     return None
 
 
+def _first_record(reader: SessionReader, kernel: Kernel | None) -> int:
+    """How many records the session had before this file (0 but in a later part), and the
+    kernel's session, from the header: with both, inputs are keyed as the daemon keyed them."""
+    header = reader.header()
+    source = header.get("source")
+    first = source.get("first_record", 0) if isinstance(source, dict) else 0
+    if kernel is not None:
+        kernel.session = str(header.get("start_time_ns", ""))
+    return first if isinstance(first, int) and not isinstance(first, bool) and first >= 0 else 0
+
+
+def _recorded_command(
+    kernel: Kernel,
+    record: dict[str, Any],
+    key: str,
+    summary: ReplaySummary,
+    out: BinaryIO | None,
+) -> None:
+    if record.get("by") == "strategy" and kernel.strategies:
+        summary.strategy_commands += 1  # the kernel's strategies make it again, as live
+        return
+    _command(kernel, record.get("data"), record["ts"], key, summary, out)
+
+
 def _command(
-    engine: Engine, data: object, ts: int, summary: ReplaySummary, out: BinaryIO | None
+    kernel: Kernel,
+    data: object,
+    ts: int,
+    key: str,
+    summary: ReplaySummary,
+    out: BinaryIO | None,
 ) -> None:
     """A recorded trader command, decoded as the daemon decodes it."""
     try:
@@ -223,20 +268,29 @@ def _command(
     except MarginbotError:
         summary.bad_records["command the daemon would refuse"] += 1
         return
+    if not kernel.has_account(core.account):
+        summary.bad_records["command for an account the configuration lacks"] += 1
+        return
     summary.commands += 1
-    _run(engine, core, summary, out)
+    _run(kernel, core, key, summary, out)
 
 
-def _run(engine: Engine, event: Any, summary: ReplaySummary, out: BinaryIO | None) -> None:
+def _run(
+    kernel: Kernel, event: Any, key: str, summary: ReplaySummary, out: BinaryIO | None
+) -> None:
     try:
-        results = engine.step(event)
+        step: Step = kernel.step(event, key)
     except MarginbotError:
         summary.refused += 1  # as the daemon did: bad input skipped, nothing changed
         return
-    for result in results:
+    for result in step.all_events():
         summary.events[EVENT_NAMES.get(type(result).__name__, type(result).__name__)] += 1
         if out is not None:
             out.write(event_line(result))
+    for alert, alert_id in zip(step.alerts, step.alert_ids, strict=True):
+        summary.alerts[alert.kind] += 1
+        if out is not None:
+            out.write(alert_line(alert, alert_id))
 
 
 def _observe(summary: ReplaySummary, board: PriceBoard, event: Any) -> None:

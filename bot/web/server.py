@@ -84,8 +84,8 @@ class LiveView:
         daemon = self.daemon
         document = {
             "version": __version__,
-            "accounts": accounts_view(daemon.engine),
-            "prices": prices_view(daemon.engine),
+            "accounts": accounts_view(daemon.kernel),
+            "prices": prices_view(daemon.kernel),
             "feeds": [
                 {
                     "name": feed.route.label,

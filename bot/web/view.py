@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.core.engine import Engine
-from bot.core.figures import PositionFigures, account_figures
+from bot.core.figures import PositionFigures
+from bot.core.kernel import Kernel
 from bot.core.prices import SymbolPrices
 from bot.core.values import Side
 
@@ -65,12 +65,12 @@ def position_view(
     }
 
 
-def accounts_view(engine: Engine) -> list[dict[str, Any]]:
+def accounts_view(kernel: Kernel) -> list[dict[str, Any]]:
     rows = []
-    for name, desk in engine.desks.items():
-        account = desk.account
+    for name in kernel.accounts():
+        account = kernel.account(name)
         venue = str(account.venue)
-        figures = account_figures(account)
+        figures = kernel.figures(name)
         rows.append(
             {
                 "name": name,
@@ -81,7 +81,7 @@ def accounts_view(engine: Engine) -> list[dict[str, Any]]:
                 "margin_ratio": percent(figures.margin_ratio),
                 "available": money(figures.available_balance),
                 "positions": [
-                    position_view(name, p, engine.prices.symbols.get((venue, p.symbol)), venue)
+                    position_view(name, p, kernel.prices(venue, p.symbol), venue)
                     for p in figures.positions
                 ],
             }
@@ -89,12 +89,12 @@ def accounts_view(engine: Engine) -> list[dict[str, Any]]:
     return rows
 
 
-def prices_view(engine: Engine) -> dict[str, dict[str, str]]:
+def prices_view(kernel: Kernel) -> dict[str, dict[str, str]]:
     return {
         f"{venue}:{symbol}": {
             "mark": money(p.mark),
             "last": money(p.last),
             "divergence": percent(p.divergence()),
         }
-        for (venue, symbol), p in engine.prices.symbols.items()
+        for (venue, symbol), p in kernel.all_prices().items()
     }

@@ -20,7 +20,7 @@ import pytest
 from bot.config import load_config
 from bot.control.signing import sign
 from bot.control.socket_server import send
-from bot.daemon import Daemon, build_engine
+from bot.daemon import Daemon, build_kernel
 from bot.errors import ConfigError
 from bot.session.replay import replay
 from bot.sim.scenario import load_scenario
@@ -118,15 +118,17 @@ async def test_live_fills_replay_byte_for_byte_and_the_stop_fires_on_mark(tmp_pa
     assert liquidated["account"] == "cross"
     [gone] = liquidated["liquidation"]["positions"]
     assert gone["liquidation_price"].startswith("8706.49")
-    # Replaying the recorded session gives the same engine events, byte for byte.
+    # Replaying the recorded session gives the same engine events and the same alerts, with
+    # the same ids, byte for byte.
+    assert any(e["type"] == "alert" and e["kind"] == "liquidated" for e in live_events)
     [session] = list((tmp_path / "sessions").glob("*.jsonl.gz"))
     replayed = io.BytesIO()
-    replay(session, events_out=replayed, engine=build_engine(config))
+    replay(session, events_out=replayed, kernel=build_kernel(config))
     engine_lines = [
         line
         for line in replayed.getvalue().splitlines()
         if orjson.loads(line)["type"].split("_")[0]
-        in {"order", "position", "funding", "setting", "command"}
+        in {"order", "position", "funding", "setting", "command", "alert"}
     ]
     assert engine_lines == live.getvalue().splitlines()
 

@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from bot.config import load_config
-from bot.daemon import Daemon, build_engine
+from bot.core.kernel import Kernel
+from bot.daemon import Daemon, build_engine, build_kernel
 from bot.errors import ConfigError
 from bot.session.replay import replay
 from bot.sim.scenario import scenario_from_dict
@@ -84,15 +85,27 @@ async def test_daemon_runs_the_strategy_and_the_session_replays_without_it(tmp_p
     )
     assert Decimal(stop["trigger_price"]) == expected_stop
     assert daemon.strategy_errors == 0
-    # Replay needs no strategy: its commands are in the session.
-    without = load_config(path)
+    # A replay with the configuration runs the strategy as the daemon did (skipping the
+    # commands it recorded): the same events and the same alerts, with the same ids.
     [session] = list((tmp_path / "sessions").glob("*.jsonl.gz"))
     replayed = io.BytesIO()
-    summary = replay(session, events_out=replayed, engine=build_engine(without))
-    assert summary.commands == 2
-    engine_lines = [
+    summary = replay(session, events_out=replayed, kernel=build_kernel(config))
+    assert (summary.commands, summary.strategy_commands) == (0, 2)
+    assert _not_market(replayed) == live.getvalue().splitlines()
+    assert any(orjson.loads(line)["type"] == "alert" for line in _not_market(replayed))
+    # Without strategies, the recorded commands are applied as a trader's: the same trades.
+    plain = io.BytesIO()
+    summary = replay(session, events_out=plain, kernel=Kernel(build_engine(config)))
+    assert (summary.commands, summary.strategy_commands) == (2, 0)
+    engine_lines = [line for line in _not_market(plain) if b'"type":"alert"' not in line]
+    assert engine_lines == [
+        line for line in live.getvalue().splitlines() if b'"type":"alert"' not in line
+    ]
+
+
+def _not_market(out: io.BytesIO) -> list[bytes]:
+    return [
         line
-        for line in replayed.getvalue().splitlines()
+        for line in out.getvalue().splitlines()
         if orjson.loads(line)["type"] not in {"mark_price", "trade", "book_top"}
     ]
-    assert engine_lines == live.getvalue().splitlines()

@@ -13,6 +13,7 @@ from bot.config import accounts_digest, load_config
 from bot.control.codec import decode
 from bot.control.handler import state_json
 from bot.core.engine import Engine, Input
+from bot.core.kernel import Kernel
 from bot.core.market import MarkPrice, Trade
 from bot.core.values import OrderSide
 from bot.daemon import build_engine
@@ -81,8 +82,8 @@ def test_recovery_gives_back_the_engine_to_the_cent(tmp_path: Path) -> None:
     recovery = again.recover(fresh)
     assert recovery.snapshot_seq == 1_201  # the second snapshot, after input 1,201
     assert recovery.replayed == len(inputs) - recovery.snapshot_seq
-    expected = state_json(run(inputs), None)
-    assert state_json(recovery.engine, None) == expected
+    expected = state_json(Kernel(run(inputs)), None)
+    assert state_json(Kernel(recovery.engine), None) == expected
     assert any(a["positions"] for a in expected.values())  # there was something to lose
     again.close()
 
@@ -100,7 +101,7 @@ def test_a_torn_last_record_is_cut_and_the_rest_recovered(tmp_path: Path) -> Non
     recovery = again.recover(fresh)
     assert recovery.cut_bytes == 6
     assert recovery.replayed == len(inputs)
-    assert state_json(recovery.engine, None) == state_json(run(inputs), None)
+    assert state_json(Kernel(recovery.engine), None) == state_json(Kernel(run(inputs)), None)
     again.close()
 
 
@@ -121,7 +122,7 @@ def test_a_damaged_snapshot_falls_back_to_the_one_before(tmp_path: Path) -> None
     again = StateStore(tmp_path, DIGEST)
     recovery = again.recover(fresh)
     assert 0 < recovery.snapshot_seq < int(newest.stem.split("-")[1])
-    assert state_json(recovery.engine, None) == state_json(run(inputs), None)
+    assert state_json(Kernel(recovery.engine), None) == state_json(Kernel(run(inputs)), None)
     again.close()
 
 
