@@ -21,7 +21,7 @@ from bot.alerts.broker import PrivateBroker
 from bot.alerts.outbox import Outbox
 from bot.alerts.publisher import AccountPublisher
 from bot.config import MqttConfig
-from bot.core.alerts import Alert, Severity
+from bot.core.alerting.alert import Alert, Severity
 
 
 async def measure(count: int, directory: Path, port: int) -> list[float]:

@@ -23,9 +23,9 @@ from bot.core.engine import Engine
 from bot.core.events import Fill
 from bot.core.instruments import Instrument, TierTable
 from bot.core.kernel import Kernel
-from bot.core.ledger import Account, FeeSchedule
+from bot.core.ledger.account import Account, FeeSchedule
 from bot.core.market import MarkPrice, Trade
-from bot.core.orders import OrderRequest, OrderType, PriceSource
+from bot.core.orders.model import OrderRequest, OrderType, PriceSource
 from bot.core.values import MarginMode, OrderSide, Venue
 
 TARGET_RATE = 200_000

@@ -15,9 +15,9 @@ from bench.common import figure, median_seconds
 from bot.core.commands import PlaceOrder
 from bot.core.engine import Engine
 from bot.core.instruments import Instrument, TierTable
-from bot.core.ledger import Account, FeeSchedule
+from bot.core.ledger.account import Account, FeeSchedule
 from bot.core.market import MarkPrice
-from bot.core.orders import OrderRequest, OrderType, PriceSource
+from bot.core.orders.model import OrderRequest, OrderType, PriceSource
 from bot.core.values import OrderSide, Venue
 
 TICKS = 20_000

@@ -20,7 +20,7 @@ import orjson
 from bot.control.codec import QueryJson, decode
 from bot.core.engine import Engine
 from bot.core.kernel import EMPTY, Kernel
-from bot.core.ledger import Account
+from bot.core.ledger.account import Account
 from bot.core.values import MarginMode, Venue
 from bot.feeds.pipeline import FramePipeline
 from bot.markets.snapshot import bundled_for

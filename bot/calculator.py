@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from bot.core.figures import AccountFigures, PositionFigures, account_figures
 from bot.core.instruments import Instrument, MaintenanceTier, TierTable
-from bot.core.ledger import Account, FeeSchedule, Position
+from bot.core.ledger.account import Account, FeeSchedule, Position
+from bot.core.ledger.figures import AccountFigures, PositionFigures, account_figures
 from bot.core.values import (
     ZERO,
     MarginMode,

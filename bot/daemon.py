@@ -37,20 +37,17 @@ from bot.control.handler import CommandHandler
 from bot.control.mqtt_commands import CommandChannel, serve_commands
 from bot.control.signing import CommandGate
 from bot.control.socket_server import ControlServer
-from bot.core.alerts import Alert, Severity
+from bot.core.alerting.alert import Alert, Severity
+from bot.core.alerting.settings import RuleBook, RuleSettings
 from bot.core.commands import ClosePosition, LoadInstruments, PlaceOrder
 from bot.core.engine import Engine, Input
 from bot.core.engine_events import EngineEvent
 from bot.core.feed_events import FeedEvent
 from bot.core.kernel import EMPTY, Kernel, Step
-from bot.core.ledger import Account, FeeSchedule
+from bot.core.ledger.account import Account, FeeSchedule
 from bot.core.market import LastPrice, MarketEvent, MarkPrice, Trade
-from bot.core.rules import RuleBook, RuleSettings
 from bot.core.values import MarginMode, PositionMode, Venue, fmt
 from bot.errors import ConfigError, MarginbotError
-from bot.execution.coordinator import TestnetCoordinator, build_mirrors
-from bot.execution.credentials import load_command_secret, load_credentials
-from bot.execution.events import ReconciliationDrift
 from bot.feeds.client import FeedClient, FeedSettings
 from bot.markets.snapshot import bundled_for
 from bot.session.events_out import alert_line, event_line, kind_of
@@ -60,6 +57,9 @@ from bot.state.quarantine import Quarantine
 from bot.state.store import Recovery, StateStore
 from bot.strategy import StrategyRunner, load_strategy
 from bot.terminal import describe
+from bot.testnet.coordinator import TestnetCoordinator, build_mirrors
+from bot.testnet.credentials import load_command_secret, load_credentials
+from bot.testnet.events import ReconciliationDrift
 from bot.venues.spec import SPECS
 from bot.web.history import History
 from bot.web.server import HttpServer
@@ -538,9 +538,9 @@ class Daemon:
             )
             if not missing:
                 continue
-            from bot.execution.errors import exchange_error  # noqa: PLC0415 — ccxt is slow to import
-            from bot.execution.mirror import public_exchange  # noqa: PLC0415 — ccxt is slow to import
             from bot.markets.loader import load_instruments  # noqa: PLC0415 — ccxt is slow to import
+            from bot.testnet.errors import exchange_error  # noqa: PLC0415 — ccxt is slow to import
+            from bot.testnet.mirror import public_exchange  # noqa: PLC0415 — ccxt is slow to import
 
             network = feeds[0].network
             url = spec.exchange_url or (

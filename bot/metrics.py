@@ -10,16 +10,47 @@ ledgers when Prometheus scrapes, so a tick costs the same with metrics on or off
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol, TextIO
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from bot.daemon import Daemon
+from bot.alerts.outbox import Outbox
+from bot.alerts.publisher import AccountPublisher
+from bot.control.mqtt_commands import CommandChannel
+from bot.control.signing import CommandGate
+from bot.core.kernel import Kernel
+from bot.feeds.client import FeedClient
+from bot.state.quarantine import Quarantine
+from bot.state.store import StateStore
+from bot.web.history import History
+
+
+class Watched(Protocol):
+    """What the HTTP side (/metrics, /healthz, the web view) reads of the running daemon:
+    counters it keeps and the kernel's query API, never its decisions (bot/daemon.py)."""
+
+    kernel: Kernel
+    feeds: list[FeedClient]
+    event_counts: dict[tuple[str, str], int]
+    alert_counts: dict[str, int]
+    publishers: dict[str, AccountPublisher]
+    outbox: Outbox | None
+    command_gate: CommandGate | None
+    commands: CommandChannel
+    command_task: asyncio.Task[None] | None
+    state: StateStore | None
+    quarantine: Quarantine
+    storage_error: str | None
+    stop: asyncio.Event
+    history: History
+    steps: int
+    out: TextIO
+
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -33,7 +64,7 @@ def _counter(name: str, documentation: str, labels: list[str]) -> CounterMetricF
 
 
 class DaemonCollector(Collector):
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: Watched) -> None:
         self.daemon = daemon
 
     def collect(self) -> Iterator[Metric]:
@@ -144,7 +175,7 @@ class DaemonCollector(Collector):
         yield from (journaled, snapshots, quarantined)
 
 
-def health(daemon: Daemon) -> list[str]:
+def health(daemon: Watched) -> list[str]:
     """What is wrong, one line each; empty when healthy."""
     problems = [problem for feed in daemon.feeds if (problem := feed.health())]
     if daemon.storage_error is not None:
@@ -157,7 +188,7 @@ def health(daemon: Daemon) -> list[str]:
     return problems
 
 
-def metrics_registry(daemon: Daemon) -> CollectorRegistry:
+def metrics_registry(daemon: Watched) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(DaemonCollector(daemon))
     return registry
@@ -167,7 +198,7 @@ def metrics_text(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
-def healthz(daemon: Daemon) -> tuple[int, str]:
+def healthz(daemon: Watched) -> tuple[int, str]:
     """/healthz: 200 "ok" (with a note per quarantined input), or 503 and the problems."""
     problems = health(daemon)
     if problems:

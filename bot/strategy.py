@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from bot.control.codec import CommandJson, QueryJson
 from bot.core.commands import Command
 from bot.core.kernel import Kernel
-from bot.core.ledger import Position
+from bot.core.ledger.account import Position
 from bot.core.values import PositionSlot
 from bot.errors import ConfigError, MarginbotError
 

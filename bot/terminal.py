@@ -15,7 +15,7 @@ from bot.core.engine_events import (
     PositionLiquidated,
 )
 from bot.core.values import approx, fmt
-from bot.execution.events import MirrorFailed, OrderMirrored, ReconciliationDrift
+from bot.testnet.events import MirrorFailed, OrderMirrored, ReconciliationDrift
 
 
 def _filled(event: OrderFilled) -> str:

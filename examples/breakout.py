@@ -20,6 +20,7 @@ from decimal import Decimal
 from bot.control.codec import CommandJson, PlaceOrderJson, SetTpSlJson
 from bot.core.engine_events import OrderFilled
 from bot.core.market import Trade
+from bot.core.orders.model import OrderType
 from bot.strategy import MarketView
 
 
@@ -57,7 +58,7 @@ class Breakout:
                     account=self.account,
                     symbol=self.symbol,
                     side="buy",
-                    type="market",
+                    type=OrderType.MARKET,
                     qty=self.qty,
                     client_id="breakout-entry",
                 )

@@ -16,7 +16,7 @@ from hypothesis import settings as hypothesis_settings
 
 from bot.alerts.broker import PrivateBroker
 from bot.core.instruments import Instrument, TierTable
-from bot.core.ledger import Account, FeeSchedule
+from bot.core.ledger.account import Account, FeeSchedule
 from bot.core.values import ZERO, MarginMode, PositionMode, Venue
 from bot.errors import MarginbotError
 

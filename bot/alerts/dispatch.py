@@ -15,9 +15,9 @@ from bot.alerts.outbox import CheckpointPolicy, Outbox
 from bot.alerts.payloads import alert_payload, closed_position_payload, position_payload
 from bot.alerts.publisher import AccountPublisher
 from bot.config import Config
-from bot.core.alerts import Alert
-from bot.core.figures import account_figures
+from bot.core.alerting.alert import Alert
 from bot.core.kernel import Kernel
+from bot.core.ledger.figures import account_figures
 from bot.core.market import MarkPrice
 
 log = structlog.get_logger("marginbot.alerts")

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 
 from bot import __version__
-from bot.core.alerts import Alert
-from bot.core.figures import PositionFigures
+from bot.core.alerting.alert import Alert
+from bot.core.ledger.figures import PositionFigures
 from bot.core.values import fmt
 
 ALERT_SCHEMA = "marginbot.alert/1"

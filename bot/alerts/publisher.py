@@ -29,7 +29,7 @@ from bot.alerts.eager_client import EagerClient
 from bot.alerts.outbox import Outbox
 from bot.alerts.payloads import alert_payload, alert_topic, offline_payload, status_payload
 from bot.config import MqttConfig
-from bot.core.alerts import Alert
+from bot.core.alerting.alert import Alert
 
 log = structlog.get_logger("marginbot.alerts")
 

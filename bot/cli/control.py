@@ -14,6 +14,7 @@ import orjson
 
 from bot.config import load_config
 from bot.control.socket_server import send
+from bot.core.orders.model import OrderType
 from bot.errors import InputError, MarginbotError, TransientError
 
 DEFAULT_SOCKET = Path("logs/marginbot.sock")
@@ -332,15 +333,7 @@ def _order_parsers(commands: Any) -> None:
         "--type",
         default="market",
         help="the order type (default market)",
-        choices=[
-            "market",
-            "limit",
-            "stop_market",
-            "stop_limit",
-            "take_profit_market",
-            "take_profit_limit",
-            "trailing_stop_market",
-        ],
+        choices=[t.value for t in OrderType],
     )
     place.add_argument("--qty", help="quantity in the base asset, e.g. 0.01 (BTC)")
     place.add_argument("--price", help="limit price (limit, stop_limit, take_profit_limit)")

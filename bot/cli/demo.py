@@ -30,7 +30,7 @@ import orjson
 from bot.alerts.broker import PrivateBroker, reachable
 from bot.config import Config, ControlConfig, SimConfig, StateConfig, load_config
 from bot.core.engine_events import EngineEvent, PositionLiquidated
-from bot.core.figures import AccountFigures
+from bot.core.ledger.figures import AccountFigures
 from bot.core.values import MarginMode, fmt
 from bot.daemon import Daemon
 from bot.errors import ConfigError, MarginbotError

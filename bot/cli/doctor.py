@@ -110,7 +110,7 @@ async def _call(
     venue: str, what: str, exchange: Any, call: Any, recorder: RotatingRecorder | None, signed: bool
 ) -> tuple[Check | None, Any]:
     """Run one ccxt call, recording its answer; (a failed check, or None; the result)."""
-    from bot.execution.errors import exchange_error  # noqa: PLC0415 — ccxt is slow to import
+    from bot.testnet.errors import exchange_error  # noqa: PLC0415 — ccxt is slow to import
 
     started = time.monotonic()
     try:
@@ -140,8 +140,8 @@ async def _call(
 async def check_rest(
     config: Config, venue: str, network: str, symbols: list[str], recorder: RotatingRecorder | None
 ) -> list[Check]:
-    from bot.execution.credentials import load_credentials  # noqa: PLC0415
-    from bot.execution.mirror import public_exchange  # noqa: PLC0415 — ccxt is slow to import
+    from bot.testnet.credentials import load_credentials  # noqa: PLC0415
+    from bot.testnet.mirror import public_exchange  # noqa: PLC0415 — ccxt is slow to import
 
     account = next(
         (a for a in config.accounts if a.venue == venue and a.execution == "testnet"), None

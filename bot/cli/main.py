@@ -157,7 +157,7 @@ def _sign(args: argparse.Namespace) -> int:
 
     from bot.control.codec import decode
     from bot.control.signing import sign
-    from bot.execution.credentials import load_command_secret
+    from bot.testnet.credentials import load_command_secret
 
     payload = (args.payload or sys.stdin.read()).strip()
     request = decode(payload)  # refuse here what the daemon would refuse

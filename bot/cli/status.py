@@ -16,8 +16,8 @@ from rich.table import Table
 from bot.cli.control import _call
 from bot.config import Config, load_config
 from bot.errors import ConfigError, MarginbotError
-from bot.execution.credentials import load_credentials
 from bot.strategy import load_strategy
+from bot.testnet.credentials import load_credentials
 
 
 def _pct(text: str | None) -> str:

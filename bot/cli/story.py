@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.core.events import Fill, Liquidation
-from bot.core.figures import account_figures
 from bot.core.instruments import Instrument, TierTable
-from bot.core.ledger import DEFAULT_FEES, Account
-from bot.core.liquidation import liquidate_all, liquidation_price
+from bot.core.ledger.account import DEFAULT_FEES, Account
+from bot.core.ledger.figures import account_figures
+from bot.core.ledger.liquidation import liquidate_all, liquidation_price
 from bot.core.values import ZERO, MarginMode, OrderSide, Venue, money, parse_decimal
 from bot.errors import ConfigError, UnknownInstrument
 from bot.markets.snapshot import bundled_for

@@ -27,7 +27,7 @@ from bot.core.commands import (
     SetPositionMode,
     SetTakeProfitStopLoss,
 )
-from bot.core.orders import OrderRequest, OrderType, PriceSource, TimeInForce
+from bot.core.orders.model import OrderRequest, OrderType, PriceSource, TimeInForce
 from bot.core.values import MarginMode, OrderSide, PositionMode, PositionSlot
 from bot.errors import InputError
 from bot.validation import explain
@@ -80,15 +80,7 @@ class _Base(msgspec.Struct, forbid_unknown_fields=True, tag_field="cmd"):
 class PlaceOrderJson(_Base, tag="place_order"):
     symbol: str = ""
     side: Side = "buy"
-    type: Literal[
-        "market",
-        "limit",
-        "stop_market",
-        "stop_limit",
-        "take_profit_market",
-        "take_profit_limit",
-        "trailing_stop_market",
-    ] = "market"
+    type: OrderType = OrderType.MARKET  # the one definition of the order types
     qty: Decimal | None = None
     price: Decimal | None = None
     trigger_price: Decimal | None = None
@@ -110,7 +102,7 @@ class PlaceOrderJson(_Base, tag="place_order"):
             OrderRequest(
                 symbol=self.symbol.upper(),
                 side=OrderSide(self.side),
-                type=OrderType(self.type),
+                type=_order_type(self.type),
                 qty=self.qty,
                 price=self.price,
                 trigger_price=self.trigger_price,
@@ -126,6 +118,15 @@ class PlaceOrderJson(_Base, tag="place_order"):
             ),
             ts,
         )
+
+
+def _order_type(value: OrderType | str) -> OrderType:
+    """Decoded JSON gives an OrderType; a strategy may construct the struct with the text."""
+    try:
+        return OrderType(value)
+    except ValueError:
+        kinds = ", ".join(t.value for t in OrderType)
+        raise InputError(f"place_order: type {value!r} is not one of {kinds}") from None
 
 
 class CancelOrderJson(_Base, tag="cancel_order"):

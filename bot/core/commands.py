@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.core.instruments import Instrument
-from bot.core.orders import OrderRequest, PriceSource
+from bot.core.orders.model import OrderRequest, PriceSource
 from bot.core.values import MarginMode, PositionMode, PositionSlot
 
 

@@ -13,7 +13,7 @@ stop moves and no position can be liquidated, and the last prices at which no tr
 is reached. A later tick inside them only records the price. Any command drops them all; a tick
 that did something drops those of the symbols its events name; a change to a position drops
 those of its symbol and, for the wallet behind them, of its account's cross symbols
-(`SYMBOL_STAMPS`).
+(the engine's `Stamps`, shared by its accounts).
 """
 
 from __future__ import annotations
@@ -23,15 +23,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot.core.bands import (
-    EVERYWHERE,
-    Allocation,
-    Band,
-    allocate,
-    around,
-    isolated_width,
-    within,
-)
 from bot.core.commands import (
     AdjustIsolatedMargin,
     CancelOrder,
@@ -52,13 +43,22 @@ from bot.core.engine_events import (
     PositionLiquidated,
     SettingChanged,
 )
-from bot.core.execution import AccountDesk
-from bot.core.ledger import Account, Position
-from bot.core.liquidation import liquidate_changed
+from bot.core.ledger.account import Account, Position
+from bot.core.ledger.liquidation import liquidate_changed
+from bot.core.ledger.position_index import Stamps
 from bot.core.market import BookTop, LastPrice, MarketEvent, MarkPrice, Trade
-from bot.core.orders import OrderRequest, OrderType, PriceSource
-from bot.core.position_index import SYMBOL_STAMPS
+from bot.core.orders.desk import AccountDesk
+from bot.core.orders.model import OrderRequest, OrderType, PriceSource
 from bot.core.prices import PriceBoard, SymbolPrices
+from bot.core.speed.bands import (
+    EVERYWHERE,
+    Allocation,
+    Band,
+    allocate,
+    around,
+    isolated_width,
+    within,
+)
 from bot.core.values import ONE, ZERO, MarginMode, OrderSide, Side, slot_words
 from bot.errors import InputError, MarginbotError
 
@@ -68,14 +68,14 @@ _MARKET_INPUTS = frozenset({MarkPrice, Trade, LastPrice, BookTop})
 
 @dataclass(slots=True)
 class _QuietMark:
-    stamp: int  # the symbol's ledger as it was (SYMBOL_STAMPS)
+    stamp: int  # the symbol's ledger as it was (Stamps.symbols)
     mark: Band
     index: Band
     accounts: tuple[Account, ...]  # those with the instrument: they record the mark
     used: bool = False  # a tick fell inside
 
 
-_DERIVED = ("_mark_bands", "_last_bands", "_allocations", "_backoff")
+_DERIVED = ("_mark_bands", "_last_bands", "_allocations", "_backoff", "stamps", "_stamped")
 # A symbol whose bands are left by the very next tick (every tick alerting, say) computes them
 # after 1, 3, 7, ... worked-out ticks instead of after each, up to one in 64.
 MAX_BACKOFF = 6
@@ -84,6 +84,7 @@ MAX_BACKOFF = 6
 class Engine:
     def __init__(self, accounts: Mapping[str, Account], slippage_bps: Decimal = ZERO) -> None:
         self.desks = {name: AccountDesk(name, a, slippage_bps) for name, a in accounts.items()}
+        self._attach_stamps()
         self._by_venue: dict[str, tuple[AccountDesk, ...]] = {}
         self._orders_by_venue: dict[str, tuple[tuple[AccountDesk, Mapping[str, int]], ...]] = {}
         for desk in self.desks.values():
@@ -129,7 +130,16 @@ class Engine:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self.use_bands = True
+        self._attach_stamps()
         self._forget_bands()
+
+    def _attach_stamps(self) -> None:
+        """One clock for the changes of every account's positions (never shared between
+        engines: each engine's quiet bands compare its own stamps)."""
+        self.stamps = Stamps()
+        self._stamped = self.stamps.symbols
+        for desk in self.desks.values():
+            desk.account.attach(self.stamps)
 
     def _drop_allocation(self, desk: AccountDesk) -> None:
         """The account's allocation no longer holds: neither do the bands cut to it."""
@@ -139,7 +149,7 @@ class Engine:
 
     def _forget_symbols(self, venue: str, symbol: str, out: list[EngineEvent]) -> None:
         """A tick did something: drop the bands of every symbol its events touched (orders
-        moved, filled or cancelled); what the ledger changed drops itself (SYMBOL_STAMPS)."""
+        moved, filled or cancelled); what the ledger changed drops itself (the engine's Stamps)."""
         for touched in {symbol, *(s for event in out for s in _symbols_of(event))}:
             self._mark_bands.pop((venue, touched), None)
             self._last_bands.pop((venue, touched), None)
@@ -179,7 +189,7 @@ class Engine:
         if (
             quiet is not None
             and settle is None
-            and quiet.stamp == SYMBOL_STAMPS.get(event.symbol, 0)
+            and quiet.stamp == self._stamped.get(event.symbol, 0)
             and quiet.mark[0] < mark < quiet.mark[1]
             and (index is None or quiet.index[0] < index < quiet.index[1])
         ):
@@ -237,7 +247,7 @@ class Engine:
     def _quiet_mark(self, venue: str, symbol: str) -> _QuietMark | None:
         """The symbol's quiet mark and index bands as things are now, if every account has one.
         (That a mark has left a cross allocation is checked apart, at every worked-out tick.)"""
-        stamp = SYMBOL_STAMPS.get(symbol, 0)
+        stamp = self._stamped.get(symbol, 0)
         mark_band = index_band = EVERYWHERE
         accounts: list[Account] = []
         for desk in self.desks_on(venue):
@@ -321,7 +331,7 @@ class Engine:
         quiet = self._last_bands.get(key)
         if (
             quiet is not None
-            and quiet[0] == SYMBOL_STAMPS.get(symbol, 0)
+            and quiet[0] == self._stamped.get(symbol, 0)
             and quiet[1][0] < price < quiet[1][1]
         ):
             return []
@@ -343,7 +353,7 @@ class Engine:
                 found = desk.quiet_band(symbol, PriceSource.LAST, traded=True)
                 band = None if found is None or band is None else within(band, found)
             if band is not None:
-                self._last_bands[key] = (SYMBOL_STAMPS.get(symbol, 0), band)
+                self._last_bands[key] = (self._stamped.get(symbol, 0), band)
         return out
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:

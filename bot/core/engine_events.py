@@ -14,7 +14,7 @@ from bot.core.events import (
     MarginModeChanged,
     PositionModeChanged,
 )
-from bot.core.orders import OrderStatus, OrderType, PriceSource
+from bot.core.orders.model import OrderStatus, OrderType, PriceSource
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import pairwise
+from typing import Any
 
 from bot.core.values import ZERO, ContractType, Venue
 
@@ -53,6 +55,31 @@ class TierTable:
 
     tiers: tuple[MaintenanceTier, ...]
     _floors: tuple[Decimal, ...] = field(init=False, repr=False, compare=False)
+    # The maintenance margin is continuous and its rate rising across tier edges (Binance
+    # derives `cum` so that it is): then the highest rate bounds how fast it can grow.
+    continuous: bool = field(init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> tuple[tuple[MaintenanceTier, ...]]:
+        return (self.tiers,)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        """From this state or an older one (its first item is always the tiers)."""
+        object.__setattr__(self, "tiers", state[0])
+        self._derive()
+
+    def _derive(self) -> None:
+        ordered = self.tiers
+        object.__setattr__(self, "_floors", tuple(t.notional_floor for t in ordered))
+        object.__setattr__(
+            self,
+            "continuous",
+            all(
+                low.maint_margin_rate <= high.maint_margin_rate
+                and low.maintenance_margin(high.notional_floor)
+                == high.maintenance_margin(high.notional_floor)
+                for low, high in pairwise(ordered)
+            ),
+        )
 
     def __post_init__(self) -> None:
         if not self.tiers:
@@ -66,7 +93,7 @@ class TierTable:
                     f"maintenance margin rate {tier.maint_margin_rate} must be in [0, 1)"
                 )
         object.__setattr__(self, "tiers", ordered)
-        object.__setattr__(self, "_floors", tuple(t.notional_floor for t in ordered))
+        self._derive()
 
     @classmethod
     def single(cls, rate: Decimal, amount: Decimal = ZERO) -> TierTable:

@@ -25,17 +25,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.core.alerts import Alert
+from bot.core.alerting.alert import Alert
+from bot.core.alerting.price_rules import AlertRules
+from bot.core.alerting.settings import RuleBook
 from bot.core.commands import Command
 from bot.core.engine import Engine, Input
 from bot.core.engine_events import EngineEvent
 from bot.core.feed_events import FeedEvent
-from bot.core.figures import AccountFigures, account_figures
-from bot.core.ledger import Account, Position
+from bot.core.ledger.account import Account, Position
+from bot.core.ledger.figures import AccountFigures, account_figures
 from bot.core.market import MarketEvent
-from bot.core.orders import Order, OrderStatus
+from bot.core.orders.model import Order, OrderStatus
 from bot.core.prices import SymbolPrices
-from bot.core.rules import AlertRules, RuleBook
 from bot.core.values import PositionSlot
 from bot.errors import MarginbotError
 

@@ -23,10 +23,17 @@ from aiohttp import web
 from bot.core.commands import CancelOrder, PlaceOrder, SetLeverage, SetMarginMode
 from bot.core.engine import Engine
 from bot.core.engine_events import CommandRefused, OrderAccepted, OrderRejected
-from bot.core.figures import account_figures
 from bot.core.instruments import Instrument, TierTable
-from bot.core.ledger import Account, FeeSchedule
-from bot.core.orders import Order, OrderRequest, OrderStatus, OrderType, PriceSource, TimeInForce
+from bot.core.ledger.account import Account, FeeSchedule
+from bot.core.ledger.figures import account_figures
+from bot.core.orders.model import (
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    PriceSource,
+    TimeInForce,
+)
 from bot.core.values import ZERO, MarginMode, OrderSide, PositionSlot, Venue, fmt
 
 SIM_RISK_TIERS = TierTable.from_floors_and_rates(

@@ -34,9 +34,16 @@ from bot.core.commands import (
 )
 from bot.core.engine import Engine
 from bot.core.engine_events import CommandRefused, OrderAccepted, OrderFilled, OrderRejected
-from bot.core.figures import account_figures
-from bot.core.ledger import Account, FeeSchedule
-from bot.core.orders import Order, OrderRequest, OrderStatus, OrderType, PriceSource, TimeInForce
+from bot.core.ledger.account import Account, FeeSchedule
+from bot.core.ledger.figures import account_figures
+from bot.core.orders.model import (
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    PriceSource,
+    TimeInForce,
+)
 from bot.core.values import ZERO, MarginMode, OrderSide, PositionMode, PositionSlot, Venue, fmt
 from bot.markets.snapshot import bundled_for
 

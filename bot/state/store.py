@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import io
 import itertools
 import os
 import pickle
@@ -39,6 +40,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.core.engine import Engine, Input
 from bot.errors import ConfigError, MarginbotError, StateError
@@ -225,7 +227,7 @@ class StateStore:
                         "fresh"
                     )
                 expected += 1
-                yield seq, pickle.loads(payload)  # noqa: S301 — our own file, see above
+                yield seq, _loads(payload)
 
     def _newest_snapshot(self) -> tuple[int, Engine | None]:
         for path in sorted(self.directory.glob("snapshot-*.bin"), key=_seq_of, reverse=True):
@@ -233,7 +235,7 @@ class StateStore:
             head = len(SNAPSHOT_MAGIC)
             body = data[head + 32 :]
             if data[:head] == SNAPSHOT_MAGIC and hashlib.sha256(body).digest() == data[head:][:32]:
-                return _seq_of(path), pickle.loads(body)  # noqa: S301 — our own file
+                return _seq_of(path), _loads(body)
         return 0, None
 
     def recover(
@@ -277,3 +279,37 @@ class StateStore:
         with contextlib.suppress(OSError):
             fcntl.flock(self._lock, fcntl.LOCK_UN)
         self._lock.close()
+
+
+# Where the core's modules were before they moved into rooms (2026-12): a state written then
+# names its classes by these paths.
+MOVED = {
+    "bot.core.ledger": "bot.core.ledger.account",
+    "bot.core.positions": "bot.core.ledger.positions",
+    "bot.core.position_index": "bot.core.ledger.position_index",
+    "bot.core.cross_totals": "bot.core.ledger.cross_totals",
+    "bot.core.liquidation": "bot.core.ledger.liquidation",
+    "bot.core.figures": "bot.core.ledger.figures",
+    "bot.core.risk": "bot.core.ledger.risk",
+    "bot.core.margin": "bot.core.ledger.margin",
+    "bot.core.margin.binance": "bot.core.ledger.margin.binance",
+    "bot.core.margin.bybit": "bot.core.ledger.margin.bybit",
+    "bot.core.margin.common": "bot.core.ledger.margin.common",
+    "bot.core.orders": "bot.core.orders.model",
+    "bot.core.pretrade": "bot.core.orders.pretrade",
+    "bot.core.triggers": "bot.core.orders.triggers",
+    "bot.core.execution": "bot.core.orders.desk",
+    "bot.core.alerts": "bot.core.alerting.alert",
+    "bot.core.bands": "bot.core.speed.bands",
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED.get(module, module), name)
+
+
+def _loads(data: bytes) -> Any:
+    """Our own file (see the module's docstring), with the classes of older versions found
+    where they are now."""
+    return _Unpickler(io.BytesIO(data)).load()

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.alerts.payloads import iso
-from bot.core.alerts import Alert
+from bot.core.alerting.alert import Alert
 
 NS = 1_000_000_000
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import structlog
@@ -31,11 +31,8 @@ from aiohttp import web
 
 from bot import __version__
 from bot.config import MetricsConfig, WebConfig
-from bot.metrics import CONTENT_TYPE, healthz, metrics_registry, metrics_text
+from bot.metrics import CONTENT_TYPE, Watched, healthz, metrics_registry, metrics_text
 from bot.web.view import accounts_view, prices_view
-
-if TYPE_CHECKING:
-    from bot.daemon import Daemon
 
 log = structlog.get_logger("marginbot.web")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -66,7 +63,7 @@ class LiveView:
     """What the page sees of the daemon, computed at most once per `refresh_s` however many
     browsers look (the figures of every account are not free)."""
 
-    def __init__(self, daemon: Daemon, settings: WebConfig) -> None:
+    def __init__(self, daemon: Watched, settings: WebConfig) -> None:
         self.daemon = daemon
         self.refresh_s = settings.refresh_s
         self._cached: tuple[tuple[int, int], float, dict[str, Any]] | None = None
@@ -136,7 +133,7 @@ class HttpServer:
     """One aiohttp runner per address; `start()` returns the URL of each part it serves."""
 
     def __init__(
-        self, daemon: Daemon, metrics: MetricsConfig | None, web_settings: WebConfig | None
+        self, daemon: Watched, metrics: MetricsConfig | None, web_settings: WebConfig | None
     ) -> None:
         self.daemon = daemon
         self.registry = metrics_registry(daemon)

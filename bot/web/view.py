@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.core.figures import PositionFigures
 from bot.core.kernel import Kernel
+from bot.core.ledger.figures import PositionFigures
 from bot.core.prices import SymbolPrices
 from bot.core.values import Side
 

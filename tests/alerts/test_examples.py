@@ -18,9 +18,9 @@ import yaml
 
 from bot.alerts.broker import free_port
 from bot.alerts.payloads import alert_payload, position_payload
-from bot.core.alerts import Alert, Severity
+from bot.core.alerting.alert import Alert, Severity
 from bot.core.events import Fill
-from bot.core.figures import account_figures
+from bot.core.ledger.figures import account_figures
 from bot.core.values import MarginMode, OrderSide
 from tests.conftest import ROOT, Broker, make_account, read_until
 

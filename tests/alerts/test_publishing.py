@@ -23,7 +23,7 @@ import bot.alerts.publisher as publisher_module
 from bot.alerts.outbox import Outbox
 from bot.alerts.publisher import AccountPublisher
 from bot.config import MqttConfig
-from bot.core.alerts import Alert, Severity
+from bot.core.alerting.alert import Alert, Severity
 from tests.conftest import ROOT, Broker
 
 SCHEMAS = {
@@ -218,7 +218,7 @@ async def test_a_killed_process_pending_alerts_are_delivered_on_restart(
         from bot.alerts.outbox import Outbox
         from bot.alerts.publisher import AccountPublisher
         from bot.config import MqttConfig
-        from bot.core.alerts import Alert, Severity
+        from bot.core.alerting.alert import Alert, Severity
 
         async def main():
             pub = AccountPublisher(MqttConfig(port=1, prefix="mb"), "iso",

@@ -333,7 +333,7 @@ def test_the_calculator_stamps_the_cross_ledger_once_not_per_position(monkeypatc
     import json
 
     from bot.calculator import calculate
-    from bot.core.position_index import PositionIndex
+    from bot.core.ledger.position_index import PositionIndex
 
     calls: list[int] = []
     original = PositionIndex._ledgers_changed

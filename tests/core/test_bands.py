@@ -8,18 +8,20 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.core.alerts import Severity
-from bot.core.bands import Band, allocate, around, isolated_width
+from bot.core.alerting.alert import Severity
+from bot.core.alerting.price_rules import AlertRules
+from bot.core.alerting.settings import RuleBook, RuleSettings
 from bot.core.commands import CancelOrder, PlaceOrder, SetTakeProfitStopLoss
 from bot.core.engine import Engine
 from bot.core.events import Fill
-from bot.core.figures import ratio
 from bot.core.instruments import TierTable
-from bot.core.ledger import Account, Position
-from bot.core.liquidation import liquidatable
+from bot.core.kernel import Kernel
+from bot.core.ledger.account import Account, Position
+from bot.core.ledger.figures import ratio
+from bot.core.ledger.liquidation import liquidatable
 from bot.core.market import LastPrice, MarkPrice, Trade
-from bot.core.orders import OrderRequest, OrderType, PriceSource
-from bot.core.rules import AlertRules, RuleBook, RuleSettings
+from bot.core.orders.model import OrderRequest, OrderType, PriceSource
+from bot.core.speed.bands import Band, allocate, around, isolated_width
 from bot.core.values import MarginMode, OrderSide, PositionMode, PositionSlot, Venue
 from tests.conftest import NO_FEES, instrument
 
@@ -158,7 +160,7 @@ def _limits(
 # -- the engine and the rules with their bands, against both without -------------------------
 
 
-def _pair() -> list[tuple[Engine, AlertRules]]:
+def _pair() -> list[Kernel]:
     pairs = []
     for banded in (True, False):
         accounts = {
@@ -173,10 +175,9 @@ def _pair() -> list[tuple[Engine, AlertRules]]:
         }  # fmt: skip
         engine = Engine(accounts)
         engine.use_bands = banded
-        rules = AlertRules(
-            engine, RuleBook(RuleSettings(cooldown_s=2, hysteresis=D("0.1"))), banded
-        )
-        pairs.append((engine, rules))
+        kernel = Kernel(engine, RuleBook(RuleSettings(cooldown_s=2, hysteresis=D("0.1"))))
+        kernel.rules.remember_quiet = banded
+        pairs.append(kernel)
     return pairs
 
 
@@ -300,20 +301,17 @@ def test_the_bands_change_no_output_and_no_ledger(path: list[tuple[str, str, int
         else:
             name = "crs" if step % 2 else "iso"
             steps.append([CancelOrder(name, f"{name}-{abs(step) % 7 + 1}", ts)])
-    for inputs in steps:
+    for number, inputs in enumerate(steps):
         seen = []
-        for engine, rules in pairs:
+        for kernel in pairs:
             out: list[object] = []
             for item in inputs:
                 if isinstance(item, Fill):
-                    engine.desks["crs"].account.apply_fill(item)
+                    kernel.account("crs").apply_fill(item)
                     continue
-                results = engine.step(item)  # type: ignore[arg-type]
-                out += results
-                for result in results:
-                    out += rules.on_event(result)
-                out += rules.on_event(item)
-            seen.append((out, _state(engine)))
+                done = kernel.step(item, str(number))  # type: ignore[arg-type]
+                out += [*done.events, *done.alerts]
+            seen.append((out, _state(kernel.engine)))
         assert seen[0] == seen[1]
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from bot.core.events import Fill
 from bot.core.instruments import TierTable
-from bot.core.ledger import Position
-from bot.core.liquidation import cross_is_liquidatable, liquidation_price
-from bot.core.margin import Leg, LiquidationInputs, binance
+from bot.core.ledger.account import Position
+from bot.core.ledger.liquidation import cross_is_liquidatable, liquidation_price
+from bot.core.ledger.margin import Leg, LiquidationInputs, binance
 from bot.core.values import MarginMode, OrderSide, PositionMode, PositionSlot, Side
 from tests.conftest import instrument, make_account
 

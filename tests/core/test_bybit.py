@@ -6,12 +6,12 @@ from decimal import Decimal
 
 from bot.core.events import Fill
 from bot.core.instruments import TierTable
-from bot.core.liquidation import (
+from bot.core.ledger.liquidation import (
     cross_is_liquidatable,
     isolated_is_liquidatable,
     liquidation_price,
 )
-from bot.core.margin import Leg, LiquidationInputs, bybit
+from bot.core.ledger.margin import Leg, LiquidationInputs, bybit
 from bot.core.values import MarginMode, OrderSide, Side, Venue
 from tests.conftest import instrument, make_account
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.core.events import Fill
-from bot.core.figures import account_figures
-from bot.core.liquidation import liquidate_all, liquidation_price
+from bot.core.ledger.figures import account_figures
+from bot.core.ledger.liquidation import liquidate_all, liquidation_price
 from bot.core.values import MarginMode, OrderSide
 from tests.conftest import make_account
 

@@ -25,9 +25,9 @@ from bot.core.engine_events import (
     PositionLiquidated,
 )
 from bot.core.instruments import TierTable
-from bot.core.ledger import Account, FeeSchedule
+from bot.core.ledger.account import Account, FeeSchedule
 from bot.core.market import BookTop, MarkPrice, Trade
-from bot.core.orders import OrderRequest, OrderType, PriceSource, TimeInForce
+from bot.core.orders.model import OrderRequest, OrderType, PriceSource, TimeInForce
 from bot.core.values import MarginMode, OrderSide, Venue
 from tests.conftest import NO_FEES, instrument, make_account
 
@@ -458,7 +458,7 @@ def test_orders_for_unknown_symbols_leave_no_state() -> None:
     """5,000 refused orders for symbols no account lists: no price-board entry, no order."""
     from bot.core.commands import PlaceOrder
     from bot.core.engine_events import OrderRejected
-    from bot.core.orders import OrderRequest, OrderType
+    from bot.core.orders.model import OrderRequest, OrderType
     from bot.core.values import OrderSide
 
     engine = Engine({"a": make_account("1000")})

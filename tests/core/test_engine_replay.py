@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from bot.core.commands import Command, PlaceOrder, SetTakeProfitStopLoss
 from bot.core.engine import Engine
-from bot.core.ledger import Account, FeeSchedule
+from bot.core.ledger.account import Account, FeeSchedule
 from bot.core.market import MarkPrice
-from bot.core.orders import OrderRequest, OrderType, PriceSource
+from bot.core.orders.model import OrderRequest, OrderType, PriceSource
 from bot.core.values import MarginMode, OrderSide, Venue
 from bot.markets.snapshot import bundled_for
 from bot.session.events_out import event_line

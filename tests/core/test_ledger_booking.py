@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bot.core.events import Fill
-from bot.core.ledger import FeeSchedule
+from bot.core.ledger.account import FeeSchedule
 from bot.core.values import Liquidity, MarginMode, OrderSide, PositionMode, PositionSlot, Side
 from bot.errors import PositionError
 from tests.conftest import make_account

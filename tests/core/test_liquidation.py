@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from bot.core.events import Fill
 from bot.core.instruments import TierTable
-from bot.core.liquidation import liquidatable, liquidate_all
+from bot.core.ledger.liquidation import liquidatable, liquidate_all
 from bot.core.values import MarginMode, OrderSide, Side
 from tests.conftest import instrument, make_account
 

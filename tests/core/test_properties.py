@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from bot.core.events import Fill, FillApplied, FundingApplied
 from bot.core.instruments import TierTable
-from bot.core.ledger import Account, FeeSchedule
-from bot.core.liquidation import (
+from bot.core.ledger.account import Account, FeeSchedule
+from bot.core.ledger.liquidation import (
     LiquidationTarget,
     cross_is_liquidatable,
     isolated_is_liquidatable,

@@ -7,15 +7,16 @@ from decimal import Decimal
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.core.alerts import Alert, Severity
+from bot.core.alerting.alert import Alert, Severity
+from bot.core.alerting.settings import RuleBook, RuleSettings
 from bot.core.commands import PlaceOrder, SetTakeProfitStopLoss
 from bot.core.engine import Engine
 from bot.core.feed_events import FeedRecovered, FeedStale
 from bot.core.instruments import TierTable
-from bot.core.ledger import Account
+from bot.core.kernel import Kernel
+from bot.core.ledger.account import Account
 from bot.core.market import MarkPrice, Trade
-from bot.core.orders import OrderRequest, OrderType
-from bot.core.rules import AlertRules, RuleBook, RuleSettings
+from bot.core.orders.model import OrderRequest, OrderType
 from bot.core.values import MarginMode, OrderSide, Venue
 from tests.conftest import NO_FEES, instrument
 
@@ -23,7 +24,7 @@ D = Decimal
 S = 1_000_000_000  # one second in ns
 
 
-def setup(settings: RuleSettings | None = None) -> tuple[Engine, AlertRules]:
+def setup(settings: RuleSettings | None = None) -> tuple[Engine, Kernel]:
     btc = instrument(tiers=TierTable.single(D("0.004")))
     account = Account(
         Venue.BINANCE,
@@ -34,35 +35,44 @@ def setup(settings: RuleSettings | None = None) -> tuple[Engine, AlertRules]:
         default_leverage=D(10),
     )
     engine = Engine({"iso": account})
-    rules = AlertRules(engine, RuleBook(settings or RuleSettings()))
-    feed(engine, rules, 0, "10000", "10000")
+    kernel = Kernel(engine, RuleBook(settings or RuleSettings()))
+    feed(kernel, 0, "10000", "10000")
     engine.step(
         PlaceOrder("iso", OrderRequest("BTCUSDT", OrderSide.BUY, OrderType.MARKET, D(1)), 0)
     )  # LP 9,036.14
-    return engine, rules
+    return engine, kernel
 
 
-def feed(engine: Engine, rules: AlertRules, ts: int, mark: str, last: str) -> list:
-    """One tick: both prices reach the engine, then the price rules look once."""
-    alerts = []
+def feed(kernel: Kernel, ts: int, mark: str, last: str) -> list:
+    """One tick: the mark, then a trade at the last price, each a step of the kernel."""
+    alerts: list[Alert] = []
     trade = Trade("binance", "BTCUSDT", D(last), D("0.001"), None, str(ts), ts, ts)
     for event in (MarkPrice("binance", "BTCUSDT", D(mark), None, None, None, ts, ts), trade):
-        for result in engine.step(event):
-            alerts += rules.on_event(result)
-    return alerts + rules.on_event(trade)
+        alerts += kernel.step(event, str(ts)).alerts
+    return alerts
 
 
 def kinds(alerts: list) -> list[str]:
     return [a.kind for a in alerts]
 
 
+def look(kernel: Kernel, ts: int, mark: str, last: str) -> list[Alert]:
+    """The price rules alone, once per tick: both prices reach the engine (which has nothing
+    to do on these paths), then the rules look at the pair. A kernel step per price would look
+    at the new mark with the last price of the tick before."""
+    trade = Trade("binance", "BTCUSDT", D(last), D("0.001"), None, str(ts), ts, ts)
+    for event in (MarkPrice("binance", "BTCUSDT", D(mark), None, None, None, ts, ts), trade):
+        assert kernel.engine.step(event) == []
+    return kernel.rules.on_event(trade)
+
+
 def run(
     path: list[tuple[str, str]], settings: RuleSettings | None = None, step_s: int = 1
 ) -> list[tuple[int, Alert]]:
-    engine, rules = setup(settings)
+    _, kernel = setup(settings)
     out = []
     for tick, (mark, last) in enumerate(path, 1):
-        out += [(tick, a) for a in feed(engine, rules, tick * step_s * S, mark, last)]
+        out += [(tick, a) for a in look(kernel, tick * step_s * S, mark, last)]
     return out
 
 
@@ -131,9 +141,10 @@ def test_margin_ratio_levels_up_and_back_down() -> None:
 
 
 def test_event_alerts() -> None:
-    engine, rules = setup(RuleSettings(funding_threshold=D("0.5")))
+    engine, kernel = setup(RuleSettings(funding_threshold=D("0.5")))
+    rules = kernel.rules
     engine.step(SetTakeProfitStopLoss("iso", "BTCUSDT", 1, stop_loss=D(9500)))
-    alerts = feed(engine, rules, 2 * S, "9490", "9495")
+    alerts = feed(kernel, 2 * S, "9490", "9495")
     assert {"stop_loss_triggered", "stop_loss_filled"} <= set(kinds(alerts))
     [refused] = [
         r
@@ -162,15 +173,15 @@ def test_event_alerts() -> None:
 
 
 def test_liquidated_alert_carries_prices_and_loss() -> None:
-    engine, rules = setup()
-    alerts = feed(engine, rules, S, "9030", "9100")
+    _, kernel = setup()
+    alerts = feed(kernel, S, "9030", "9100")
     [liquidated] = [a for a in alerts if a.kind == "liquidated"]
     assert liquidated.severity is Severity.CRITICAL
     assert (liquidated.detail("mark_price"), liquidated.detail("last_price")) == ("9030", "10000")
     assert liquidated.detail("loss") == "1000"
 
 
-def _quiet_memo_engine() -> tuple[Engine, AlertRules, Engine, AlertRules]:
+def _quiet_memo_engine() -> tuple[Kernel, Kernel]:
     pairs = []
     for remember in (True, False):
         btc = instrument(tiers=TierTable.single(D("0.004")))
@@ -185,7 +196,8 @@ def _quiet_memo_engine() -> tuple[Engine, AlertRules, Engine, AlertRules]:
         }  # fmt: skip
         engine = Engine(accounts)
         settings = RuleSettings(cooldown_s=2, hysteresis=D("0.1"))
-        rules = AlertRules(engine, RuleBook(settings), remember_quiet=remember)
+        kernel = Kernel(engine, RuleBook(settings))
+        kernel.rules.remember_quiet = remember
         for symbol, price in (("BTCUSDT", "10000"), ("ETHUSDT", "1000"), ("SOLUSDT", "100")):
             for event in (
                 MarkPrice("binance", symbol, D(price), None, None, None, 0, 0),
@@ -196,9 +208,8 @@ def _quiet_memo_engine() -> tuple[Engine, AlertRules, Engine, AlertRules]:
                                      ("crs", "ETHUSDT", 5), ("iso", "SOLUSDT", 1)):  # fmt: skip
             request = OrderRequest(symbol, OrderSide.BUY, OrderType.MARKET, D(qty))
             engine.step(PlaceOrder(account, request, 0))
-        pairs.append((engine, rules))
-    (a, ra), (b, rb) = pairs
-    return a, ra, b, rb
+        pairs.append(kernel)
+    return pairs[0], pairs[1]
 
 
 @given(
@@ -225,7 +236,7 @@ def test_remembering_quiet_inputs_changes_no_alert(
     """Skipping an evaluation whose inputs did not change since a quiet one (or only by a last
     price the divergence rule cannot fire on) gives the same alerts, at the same ticks, as
     evaluating every tick; a trade in between changes the ledger under the memo."""
-    fast, fast_rules, slow, slow_rules = _quiet_memo_engine()
+    fast, slow = _quiet_memo_engine()
     # Within 5 % of the isolated liquidation (9,036) and across its margin-ratio levels, while
     # the cross account holds on: every rule gets to fire, re-arm and cool down.
     base = {"BTCUSDT": D(9_250), "ETHUSDT": D(925), "SOLUSDT": D("92.5")}
@@ -238,19 +249,16 @@ def test_remembering_quiet_inputs_changes_no_alert(
         mark = marks[symbol]
         last = (mark * (1 + D(gap) / 1000)).quantize(D("0.1"))
         outputs = []
-        for engine, rules in ((fast, fast_rules), (slow, slow_rules)):
-            alerts = []
+        for kernel in (fast, slow):
+            alerts: list[Alert] = []
             if trader is not None:
                 size = {"BTCUSDT": D("0.3"), "ETHUSDT": D(1), "SOLUSDT": D("0.5")}[symbol]
                 request = OrderRequest(symbol, OrderSide.BUY, OrderType.MARKET, size)
-                for result in engine.step(PlaceOrder(trader, request, ts)):
-                    alerts += rules.on_event(result)
+                alerts += kernel.step(PlaceOrder(trader, request, ts), "order").alerts
             for event in (
                 MarkPrice("binance", symbol, mark, None, None, None, ts, ts),
                 Trade("binance", symbol, last, D("0.001"), None, str(ts), ts, ts),
             )[0 if ticks_mark else 1 :]:
-                for result in engine.step(event):
-                    alerts += rules.on_event(result)
-                alerts += rules.on_event(event)
+                alerts += kernel.step(event, "tick").alerts
             outputs.append(alerts)
         assert outputs[0] == outputs[1]

@@ -9,13 +9,13 @@ from decimal import Decimal
 import ccxt
 import pytest
 
-from bot.core.orders import OrderRequest, OrderStatus, OrderType, PriceSource
+from bot.core.orders.model import OrderRequest, OrderStatus, OrderType, PriceSource
 from bot.core.values import OrderSide
-from bot.execution import mirror as mirrors
-from bot.execution.events import MirrorFailed, OrderMirrored
 from bot.sim.scenario import scenario_from_dict
 from bot.sim.server import Simulator
 from bot.sim.sources import ScenarioSource
+from bot.testnet import mirror as mirrors
+from bot.testnet.events import MirrorFailed, OrderMirrored
 
 FLAT = scenario_from_dict(
     {

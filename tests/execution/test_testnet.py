@@ -16,7 +16,7 @@ import pytest
 
 from bot.config import load_config
 from bot.control.socket_server import send
-from bot.core.figures import account_figures
+from bot.core.ledger.figures import account_figures
 from bot.daemon import Daemon
 from bot.errors import (
     ConfigError,
@@ -27,12 +27,12 @@ from bot.errors import (
     TransientError,
     UnknownInstrument,
 )
-from bot.execution.credentials import load_credentials
-from bot.execution.errors import exchange_error
-from bot.execution.reconcile import Tolerance, compare
 from bot.sim.scenario import scenario_from_dict
 from bot.sim.server import Simulator
 from bot.sim.sources import ScenarioSource
+from bot.testnet.credentials import load_credentials
+from bot.testnet.errors import exchange_error
+from bot.testnet.reconcile import Tolerance, compare
 from tests.conftest import make_account
 
 FLAT = scenario_from_dict(
@@ -152,7 +152,7 @@ def test_compare_keys_positions_and_leverage_by_the_venues_market_id() -> None:
 
 
 def test_the_binance_wallet_is_the_wallet_not_the_margin_balance() -> None:
-    from bot.execution.reconcile import venue_wallet
+    from bot.testnet.reconcile import venue_wallet
 
     # ccxt's `total` for Binance is marginBalance: wallet 9,999.7 with +10 unrealized.
     balance = {
@@ -403,10 +403,10 @@ async def test_bybit_orders_mirror_through_sandbox_mode_and_reconcile(
 
 @pytest.mark.parametrize("venue", ["binance", "bybit"])
 async def test_mirror_cancels_with_the_venues_own_client_id_parameter(venue: str) -> None:
-    from bot.core.orders import OrderRequest, OrderType
+    from bot.core.orders.model import OrderRequest, OrderType
     from bot.core.values import OrderSide
-    from bot.execution.events import OrderMirrored
-    from bot.execution.mirror import VENUES, TestnetMirror
+    from bot.testnet.events import OrderMirrored
+    from bot.testnet.mirror import VENUES, TestnetMirror
 
     async with Simulator(ScenarioSource(FLAT, venues=(venue,))) as sim:
         while not sim.board.symbols:
@@ -452,7 +452,7 @@ async def test_mirror_cancels_with_the_venues_own_client_id_parameter(venue: str
 async def test_instruments_for_a_testnet_feed_load_from_the_testnet(
     venue: str, network: str, host: str
 ) -> None:
-    from bot.execution.mirror import public_exchange
+    from bot.testnet.mirror import public_exchange
 
     exchange = public_exchange(venue, None, network)
     try:

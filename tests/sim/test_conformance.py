@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from bot.execution import mirror as mirrors
 from bot.sim.scenario import scenario_from_dict
 from bot.sim.server import Simulator
 from bot.sim.sources import ScenarioSource
+from bot.testnet import mirror as mirrors
 from tests.conftest import SHARED_DATA, shared_data
 
 REST = "ccxt/rest-answers.json"

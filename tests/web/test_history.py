@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.alerts import Alert, Severity
+from bot.core.alerting.alert import Alert, Severity
 from bot.core.values import Side
 from bot.web.history import NS, History
 from bot.web.view import distance

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from bot.core.figures import account_figures
+from bot.core.ledger.figures import account_figures
 from bot.daemon import Daemon
 from tools.chromium import Chromium, chromium_binary
 

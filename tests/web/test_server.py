@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot.alerts.broker import free_port
 from bot.config import load_config
-from bot.core.figures import account_figures
+from bot.core.ledger.figures import account_figures
 from bot.daemon import Daemon
 from bot.web import server
 from tests.web.conftest import web_config

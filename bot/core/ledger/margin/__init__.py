@@ -9,8 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol
 
-from bot.core.margin import binance, bybit
-from bot.core.margin.common import Leg, LiquidationInputs
+from bot.core.ledger.margin import binance, bybit
+from bot.core.ledger.margin.common import Leg, LiquidationInputs
 from bot.core.values import Venue
 
 

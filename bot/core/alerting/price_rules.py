@@ -1,4 +1,7 @@
-"""Alert rules (pure, deterministic): market ticks and engine events in, alerts out.
+"""The price rules (pure, deterministic): at every tick, for every position of the symbol,
+the mark-vs-last divergence near liquidation and the margin ratio's levels. `AlertRules` is the
+alert rules' one entry: price events go to these rules, engine and feed events to
+event_rules.py, both with the settings of settings.py.
 
 Every rule that watches a level has **hysteresis** (after firing it re-arms only once the
 condition has cleared by a margin: `hysteresis` × its threshold) and a **cooldown** (it never
@@ -19,13 +22,21 @@ reported.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot.core.alerts import Alert, Severity, pct
-from bot.core.bands import (
+from bot.core.alerting.alert import Alert, Severity, pct
+from bot.core.alerting.event_rules import EVENT_RULES, event_alert, feed_stream
+from bot.core.alerting.settings import RuleBook, RuleSettings
+from bot.core.engine import Engine
+from bot.core.feed_events import FeedRecovered, FeedStale
+from bot.core.ledger.account import Account, Position
+from bot.core.ledger.risk import RiskView, RiskViews
+from bot.core.market import LastPrice, MarkPrice, Trade
+from bot.core.orders.desk import AccountDesk
+from bot.core.prices import SymbolPrices
+from bot.core.speed.bands import (
     EVERYWHERE,
     Allocation,
     Band,
@@ -35,56 +46,17 @@ from bot.core.bands import (
     isolated_width,
     within,
 )
-from bot.core.engine import Engine
-from bot.core.engine_events import (
-    FundingSettled,
-    OrderFilled,
-    OrderRejected,
-    OrderTriggered,
-    PositionLiquidated,
-)
-from bot.core.execution import AccountDesk
-from bot.core.feed_events import FeedRecovered, FeedStale
-from bot.core.ledger import Account, Position
-from bot.core.market import LastPrice, MarkPrice, Trade
-from bot.core.position_index import SYMBOL_STAMPS
-from bot.core.prices import SymbolPrices
-from bot.core.risk import RiskView, RiskViews
 from bot.core.values import ZERO, MarginMode, approx, div, fmt
 
 NS = 1_000_000_000
 _PRICE_EVENTS = frozenset({MarkPrice, Trade, LastPrice})
 
 
-@dataclass(frozen=True, slots=True)
-class RuleSettings:
-    near_liquidation: Decimal = Decimal("0.05")  # within 5 % of the liquidation price
-    divergence: Decimal = Decimal("0.003")  # mark and last 0.3 % apart
-    margin_ratio_levels: tuple[Decimal, ...] = (Decimal("0.5"), Decimal("0.8"), Decimal("0.9"))
-    hysteresis: Decimal = Decimal("0.2")  # clear by 20 % of the threshold to re-arm
-    cooldown_s: int = 60
-    funding_threshold: Decimal = Decimal(1)  # settlement currency
-
-
-@dataclass(frozen=True)
-class RuleBook:
-    """Settings by (account, symbol); the most specific wins, `None` matches any."""
-
-    default: RuleSettings = RuleSettings()
-    overrides: Mapping[tuple[str | None, str | None], RuleSettings] = field(default_factory=dict)
-
-    def for_(self, account: str, symbol: str | None) -> RuleSettings:
-        for key in ((account, symbol), (account, None), (None, symbol)):
-            if key in self.overrides:
-                return self.overrides[key]
-        return self.default
-
-
 @dataclass(slots=True)
 class _Calm:
     """A symbol every holder of which was found calm."""
 
-    stamp: int  # SYMBOL_STAMPS of the symbol then
+    stamp: int  # the engine's stamp of the symbol then
     band: Band  # the marks at which no holder's ratio crosses a level
     threshold: Decimal  # the lowest divergence threshold of the holders
     near: Decimal | None  # the widest near-liquidation distance; None: a liquidation price
@@ -110,6 +82,7 @@ class AlertRules:
     ) -> None:
         self.engine = engine
         self._board = engine.prices.symbols
+        self._stamped = engine.stamps.symbols  # the engine's change stamps, by symbol
         self.book = book or RuleBook()
         self._latches: dict[tuple[str, ...], _Latch] = {}
         self.views = RiskViews()
@@ -134,7 +107,7 @@ class AlertRules:
         kind = type(event)
         if kind in _PRICE_EVENTS:
             return self._on_price(event.venue, event.symbol, event.ts_event)
-        if kind not in _EVENT_RULES:
+        if kind not in EVENT_RULES:
             return []  # book tops, fills without a role, ...: nothing to say
         if kind is FeedStale or kind is FeedRecovered:
             # One stale alert per outage of a stream (a venue endpoint), however many reconnects
@@ -144,7 +117,7 @@ class AlertRules:
             if stale == (not latch.armed):
                 return []
             latch.armed = not stale
-        return _event_alert(event, self.book)
+        return event_alert(event, self.book)
 
     # -- price-driven rules ----------------------------------------------------------------------
 
@@ -164,7 +137,7 @@ class AlertRules:
         calm = self._calm.get((venue, symbol))
         if (
             calm is not None
-            and calm.stamp == SYMBOL_STAMPS.get(symbol, 0)
+            and calm.stamp == self._stamped.get(symbol, 0)
             and calm.band[0] < mark < calm.band[1]
         ):
             if last is None:
@@ -196,7 +169,7 @@ class AlertRules:
         alerts: list[Alert] = []
         all_calm = self.remember_quiet
         threshold: Decimal | None = None
-        stamp = SYMBOL_STAMPS.get(symbol, 0)
+        stamp = self._stamped.get(symbol, 0)
         divergence = ZERO if last is None else div(abs(mark - last), mark)
         holders = [d for d in self.engine.desks_on(venue) if d.account.holds(symbol)]
         for desk in holders:
@@ -550,164 +523,3 @@ def _ledger_state(account: Account, symbol: str) -> tuple[object, ...]:
     if account.has_cross_beyond(symbol) and account.has_cross_on(symbol):
         return (account.wallet_balance, account.ledger_stamp(symbol), account.cross_totals())
     return (account.wallet_balance, account.ledger_stamp(symbol))
-
-
-def _liquidated(event: PositionLiquidated, _book: RuleBook) -> list[Alert]:
-    liquidation = event.liquidation
-    gone = ", ".join(f"{p.side} {fmt(p.qty)} {p.symbol}" for p in liquidation.positions)
-    first = liquidation.positions[0]
-    return [
-        Alert(
-            "liquidated",
-            Severity.CRITICAL,
-            event.ts,
-            event.account,
-            first.symbol,
-            f"{liquidation.margin_mode} liquidation of {gone} at mark "
-            f"{fmt(first.mark_price)}: lost {fmt(liquidation.loss)}",
-            (
-                ("margin_mode", liquidation.margin_mode.value),
-                ("mark_price", fmt(first.mark_price)),
-                ("last_price", fmt(event.last_price) if event.last_price else None),
-                (
-                    "liquidation_price",
-                    fmt(first.liquidation_price) if first.liquidation_price else None,
-                ),
-                (
-                    "bankruptcy_price",
-                    fmt(first.bankruptcy_price) if first.bankruptcy_price else None,
-                ),
-                ("loss", fmt(liquidation.loss)),
-                ("clearance_fee", fmt(liquidation.clearance_fee)),
-                ("positions", str(len(liquidation.positions))),
-            ),
-        )
-    ]
-
-
-def _triggered(event: OrderTriggered, _book: RuleBook) -> list[Alert]:
-    if event.role not in ("stop_loss", "take_profit"):
-        return []
-    severity = Severity.WARNING if event.role == "stop_loss" else Severity.INFO
-    return [
-        Alert(
-            f"{event.role}_triggered",
-            severity,
-            event.ts,
-            event.account,
-            event.symbol,
-            f"{event.role.replace('_', '-')} on {event.symbol} triggered: "
-            f"{event.source} {fmt(event.source_price)} reached {fmt(event.trigger_price)}",
-            (
-                ("source", event.source.value),
-                ("trigger_price", fmt(event.trigger_price)),
-                ("source_price", fmt(event.source_price)),
-                ("order_id", event.order_id),
-            ),
-        )
-    ]
-
-
-def _filled(event: OrderFilled, _book: RuleBook) -> list[Alert]:
-    if event.role not in ("stop_loss", "take_profit"):
-        return []
-    fill = event.fill
-    return [
-        Alert(
-            f"{event.role}_filled",
-            Severity.INFO,
-            event.ts,
-            event.account,
-            fill.symbol,
-            f"{event.role.replace('_', '-')} on {fill.symbol} filled {fmt(fill.qty)} at "
-            f"{fmt(fill.price)}, realized {fmt(fill.realized_pnl)}",
-            (
-                ("price", fmt(fill.price)),
-                ("qty", fmt(fill.qty)),
-                ("realized_pnl", fmt(fill.realized_pnl)),
-                ("fee", fmt(fill.fee)),
-                ("order_id", event.order_id),
-            ),
-        )
-    ]
-
-
-def _rejected(event: OrderRejected, _book: RuleBook) -> list[Alert]:
-    return [
-        Alert(
-            "order_rejected",
-            Severity.WARNING,
-            event.ts,
-            event.account,
-            event.symbol,
-            event.reason,
-            (("code", event.code), ("client_id", event.client_id)),
-        )
-    ]
-
-
-def _funding(event: FundingSettled, book: RuleBook) -> list[Alert]:
-    paid = event.funding
-    if abs(paid.amount) < book.for_(event.account, paid.symbol).funding_threshold:
-        return []
-    kind = "funding_paid" if paid.amount < 0 else "funding_received"
-    return [
-        Alert(
-            kind,
-            Severity.INFO,
-            event.ts,
-            event.account,
-            paid.symbol,
-            f"{paid.symbol} funding at rate {fmt(paid.funding_rate)}: {fmt(paid.amount)}",
-            (
-                ("amount", fmt(paid.amount)),
-                ("funding_rate", fmt(paid.funding_rate)),
-                ("mark_price", fmt(paid.mark_price)),
-            ),
-        )
-    ]
-
-
-def feed_stream(conn: str) -> str:
-    """`binance.market.3` -> `binance.market`: the stream a connection served, whatever its
-    number (`bybit.2` -> `bybit`)."""
-    stream, _, number = conn.rpartition(".")
-    return stream if stream and number.isdigit() else conn
-
-
-def _feed(event: FeedStale | FeedRecovered, _book: RuleBook) -> list[Alert]:
-    stale = isinstance(event, FeedStale)
-    seconds = event.silent_s if isinstance(event, FeedStale) else event.outage_s
-    return [
-        Alert(
-            "feed_stale" if stale else "feed_recovered",
-            Severity.WARNING if stale else Severity.INFO,
-            event.ts,
-            None,
-            None,
-            f"{feed_stream(event.conn)} feed {'silent for' if stale else 'back after'} "
-            f"{seconds:.1f} s",
-            (
-                ("venue", event.venue),
-                ("stream", feed_stream(event.conn)),
-                ("seconds", f"{seconds:.3f}"),
-            ),
-        )
-    ]
-
-
-_EVENT_RULES: dict[type, Callable[[Any, RuleBook], list[Alert]]] = {
-    PositionLiquidated: _liquidated,
-    OrderTriggered: _triggered,
-    OrderFilled: _filled,
-    OrderRejected: _rejected,
-    FundingSettled: _funding,
-    FeedStale: _feed,
-    FeedRecovered: _feed,
-}
-
-
-def _event_alert(event: Any, book: RuleBook) -> list[Alert]:
-    """Alerts that follow one engine or feed event each."""
-    rule = _EVENT_RULES.get(type(event))
-    return rule(event, book) if rule is not None else []

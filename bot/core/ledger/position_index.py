@@ -12,33 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.cross_totals import CrossTotals
-from bot.core.positions import Position
+from bot.core.ledger.cross_totals import CrossTotals
+from bot.core.ledger.positions import Position
 from bot.core.values import MarginMode, PositionSlot
 
 
-class StampClock:
-    """Stamps for changes to positions: unique in the process, so a stamp seen before means
-    nothing changed since; `latest` tells whether any account's positions changed at all."""
+class Stamps:
+    """Stamps for changes to positions, one clock per engine (shared by its accounts): unique
+    within it, so a stamp seen before means nothing changed since.
 
-    __slots__ = ("latest",)
+    `symbols`: symbol → the stamp of the last change to anything an account's positions on it
+    are valued with: a position on it, or (for a cross position) the wallet or any cross
+    position of the same account. The quiet bands of a symbol hold while its entry does not
+    move. Shared by the engine's accounts, whatever their venue: a change on one venue's
+    BTCUSDT also drops the other's bands, which costs a recomputation, never a wrong band."""
+
+    __slots__ = ("latest", "symbols")
 
     def __init__(self) -> None:
         self.latest = 0
+        self.symbols: dict[str, int] = {}
 
     def next(self) -> int:
         self.latest += 1
         return self.latest
-
-
-STAMPS = StampClock()
-
-# symbol → the stamp of the last change to anything an account's positions on it are valued
-# with: a position on it, or (for a cross position) the wallet or any cross position of the
-# same account. The quiet bands of a symbol hold while its entry does not move. Shared by all
-# accounts, whatever their venue: a change on one venue's BTCUSDT also drops the other's bands,
-# which costs a recomputation, never a wrong band.
-SYMBOL_STAMPS: dict[str, int] = {}
 
 
 class PositionIndex:
@@ -51,21 +48,31 @@ class PositionIndex:
     _cross_positions: int
     _unchecked: set[str]
     _stamps: dict[str, int]
+    _clock: Stamps
 
     DERIVED = (
         "_by_symbol", "_cross_count", "_cross_positions", "_unchecked", "_stamps", "_epoch",
+        "_clock",
     )  # fmt: skip
 
+    def attach(self, clock: Stamps) -> None:
+        """Stamp with the engine's clock from now on (an account alone has its own)."""
+        self._clock = clock
+        self._build_index()
+
     def _build_index(self) -> None:
+        if not hasattr(self, "_clock"):
+            self._clock = Stamps()
+        clock = self._clock
         self._by_symbol = {}
         self._cross_count = {}
         self._cross_positions = 0
         for position in self._positions.values():
             self._index(position)
         self._unchecked = set(self._by_symbol)
-        self._stamps = {symbol: STAMPS.next() for symbol in self._by_symbol}
-        self._epoch = STAMPS.next()
-        SYMBOL_STAMPS.update(dict.fromkeys(self._by_symbol, self._epoch))
+        self._stamps = {symbol: clock.next() for symbol in self._by_symbol}
+        self._epoch = clock.next()
+        clock.symbols.update(dict.fromkeys(self._by_symbol, self._epoch))
 
     def _index(self, position: Position) -> None:
         self._by_symbol.setdefault(position.symbol, []).append(position)
@@ -89,30 +96,32 @@ class PositionIndex:
     def _ledger_changed(self, symbol: str) -> None:
         """A position of the symbol (size, entry, margin) changed, and with it perhaps the
         wallet, through which every cross position of the account is valued."""
-        stamp = self._stamps[symbol] = self._epoch = STAMPS.next()
-        SYMBOL_STAMPS[symbol] = stamp
+        stamp = self._stamps[symbol] = self._epoch = self._clock.next()
+        symbols = self._clock.symbols
+        symbols[symbol] = stamp
         for cross in self._cross_count:
-            SYMBOL_STAMPS[cross] = stamp
+            symbols[cross] = stamp
         self._changed(symbol)
 
     def _ledgers_changed(self, symbols: Sequence[str]) -> None:
         """`_ledger_changed` for many symbols at once: one stamp, one pass over the crosses."""
         if not symbols:
             return
-        stamp = self._epoch = STAMPS.next()
+        stamp = self._epoch = self._clock.next()
+        stamped = self._clock.symbols
         for symbol in symbols:
             self._stamps[symbol] = stamp
-            SYMBOL_STAMPS[symbol] = stamp
+            stamped[symbol] = stamp
             self._changed(symbol)
         for cross in self._cross_count:
-            SYMBOL_STAMPS[cross] = stamp
+            stamped[cross] = stamp
 
     def ledger_epoch(self) -> int:
         """Changes whenever anything of the account's positions or wallet changes."""
         return self._epoch
 
     def ledger_stamp(self, symbol: str) -> int:
-        """Changes whenever a position of the symbol changes; never repeats in a process."""
+        """Changes whenever a position of the symbol changes; never repeats in an engine."""
         return self._stamps.get(symbol, -1)
 
     def _changed(self, symbol: str) -> None:

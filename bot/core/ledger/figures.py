@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.core.ledger import Account, Position
-from bot.core.liquidation import bankruptcy_price, liquidation_price
+from bot.core.ledger.account import Account, Position
+from bot.core.ledger.liquidation import bankruptcy_price, liquidation_price
 from bot.core.values import ZERO, MarginMode, PositionSlot, Side, div
 
 

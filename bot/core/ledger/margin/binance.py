@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.core.instruments import MaintenanceTier
-from bot.core.margin.common import Leg, LiquidationInputs, linear_liquidation_price
+from bot.core.ledger.margin.common import Leg, LiquidationInputs, linear_liquidation_price
 from bot.core.values import ZERO, div
 
 

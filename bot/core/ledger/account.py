@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
-from bot.core.cross_totals import NOTHING, CrossTotals, Share, sum_exact
 from bot.core.events import (
     Fill,
     FillApplied,
@@ -23,9 +22,10 @@ from bot.core.events import (
     PositionModeChanged,
 )
 from bot.core.instruments import Instrument
-from bot.core.margin import Leg, MarginFormulas, formulas_for
-from bot.core.position_index import PositionIndex
-from bot.core.positions import DEFAULT_FEES, FeeSchedule, Position, SymbolSettings
+from bot.core.ledger.cross_totals import NOTHING, CrossTotals, Share, sum_exact
+from bot.core.ledger.margin import Leg, MarginFormulas, formulas_for
+from bot.core.ledger.position_index import PositionIndex
+from bot.core.ledger.positions import DEFAULT_FEES, FeeSchedule, Position, SymbolSettings
 from bot.core.values import (
     ONE,
     ZERO,

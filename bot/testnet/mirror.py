@@ -16,14 +16,14 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 
 from bot.core.events import LeverageChanged, MarginModeChanged
-from bot.core.figures import AccountFigures
-from bot.core.orders import OrderRequest, OrderType, PriceSource, TimeInForce, fires_on_rise
+from bot.core.ledger.figures import AccountFigures
+from bot.core.orders.model import OrderRequest, OrderType, PriceSource, TimeInForce, fires_on_rise
 from bot.core.values import MarginMode, PositionSlot
 from bot.errors import MarginbotError
-from bot.execution.errors import exchange_error
-from bot.execution.events import MirrorFailed, OrderMirrored, Reconciled, ReconciliationDrift
-from bot.execution.reconcile import Tolerance, compare, venue_wallet
 from bot.markets.loader import point_at
+from bot.testnet.errors import exchange_error
+from bot.testnet.events import MirrorFailed, OrderMirrored, Reconciled, ReconciliationDrift
+from bot.testnet.reconcile import Tolerance, compare, venue_wallet
 
 BINANCE_TYPES = {
     OrderType.MARKET: "MARKET",

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from bot.core.bands import ABOVE, BELOW, EVERYWHERE, Band, within
 from bot.core.engine_events import (
     EngineEvent,
     OrderAccepted,
@@ -27,8 +26,8 @@ from bot.core.engine_events import (
     OrderTriggered,
 )
 from bot.core.events import Fill
-from bot.core.ledger import Account, Position
-from bot.core.orders import (
+from bot.core.ledger.account import Account, Position
+from bot.core.orders.model import (
     Order,
     OrderRequest,
     OrderStatus,
@@ -37,9 +36,10 @@ from bot.core.orders import (
     TimeInForce,
     fires_on_rise,
 )
-from bot.core.pretrade import check_order, source_price
+from bot.core.orders.pretrade import check_order, source_price
+from bot.core.orders.triggers import LimitBook, TriggerBook
 from bot.core.prices import SymbolPrices
-from bot.core.triggers import LimitBook, TriggerBook
+from bot.core.speed.bands import ABOVE, BELOW, EVERYWHERE, Band, within
 from bot.core.values import ONE, ZERO, Liquidity, OrderSide, PositionSlot, Side
 from bot.errors import OrderRejected as Rejected
 from bot.errors import RuleViolation

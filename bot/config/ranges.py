@@ -14,7 +14,7 @@ from bot.core import bounds
 from bot.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from bot.config import Config
+    from bot.config.schema import Config
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 PREFIX = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")

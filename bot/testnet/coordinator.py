@@ -12,13 +12,13 @@ from bot.aio import wait_event
 from bot.config import Config
 from bot.core.engine_events import OrderAccepted, OrderCanceled, OrderFilled, SettingChanged
 from bot.core.events import LeverageChanged, MarginModeChanged
-from bot.core.figures import AccountFigures
 from bot.core.kernel import Kernel
-from bot.execution.credentials import load_credentials
-from bot.execution.events import MirrorFailed, OrderMirrored
+from bot.core.ledger.figures import AccountFigures
+from bot.testnet.credentials import load_credentials
+from bot.testnet.events import MirrorFailed, OrderMirrored
 
 if TYPE_CHECKING:
-    from bot.execution.mirror import TestnetMirror
+    from bot.testnet.mirror import TestnetMirror
 
 
 def build_mirrors(config: Config) -> dict[str, TestnetMirror]:
@@ -26,7 +26,7 @@ def build_mirrors(config: Config) -> dict[str, TestnetMirror]:
     testnet = [a for a in config.accounts if a.execution == "testnet"]
     if not testnet:
         return {}  # ccxt takes seconds to import: only when an account needs it
-    from bot.execution.mirror import VENUES, TestnetMirror  # noqa: PLC0415 — slow import
+    from bot.testnet.mirror import VENUES, TestnetMirror  # noqa: PLC0415 — slow import
 
     return {
         a.name: TestnetMirror(
@@ -124,7 +124,7 @@ class TestnetCoordinator:
         tasks: list[asyncio.Task[None]] = []
         if not self.mirrors:
             return tasks
-        from bot.execution.errors import exchange_error  # noqa: PLC0415 — slow import
+        from bot.testnet.errors import exchange_error  # noqa: PLC0415 — slow import
 
         for name, mirror in self.mirrors.items():
             try:

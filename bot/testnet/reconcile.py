@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot.core.figures import AccountFigures
+from bot.core.ledger.figures import AccountFigures
 from bot.core.values import ZERO, Side, fmt
 
 

@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, Inexact
 
-from bot.core.cross_totals import minus_exact
 from bot.core.events import LiquidatedPosition, Liquidation
-from bot.core.ledger import Account, Position
-from bot.core.margin import LiquidationInputs
+from bot.core.ledger.account import Account, Position
+from bot.core.ledger.cross_totals import minus_exact
+from bot.core.ledger.margin import LiquidationInputs
 from bot.core.values import ZERO, MarginMode, money
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.execution.reconcile import Drift
+from bot.testnet.reconcile import Drift
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.core.instruments import TierTable
-from bot.core.ledger import Account, Position
+from bot.core.ledger.account import Account, Position
 from bot.core.values import ONE, ZERO, div
 
 HALF = Decimal("0.5")
@@ -91,31 +91,13 @@ def ratio_width(
     return width if width >= MIN_WIDTH else None
 
 
-_CONTINUOUS: dict[int, tuple[TierTable, bool]] = {}
-
-
 def _steepest(tiers: TierTable, below: Decimal) -> Decimal | None:
     """The highest rate of the tiers starting below this notional, when the table's margin is
-    continuous and rising (Binance derives `cum` so that it is): then that rate bounds how fast
-    the maintenance margin can grow across tier edges. None for a table with steps."""
-    known = _CONTINUOUS.get(id(tiers))
-    if known is None or known[0] is not tiers:
-        if len(_CONTINUOUS) > 10_000:
-            _CONTINUOUS.clear()
-        known = _CONTINUOUS[id(tiers)] = (tiers, _is_continuous(tiers))
-    if not known[1]:
+    continuous and rising: then that rate bounds how fast the maintenance margin can grow
+    across tier edges. None for a table with steps."""
+    if not tiers.continuous:
         return None
     return max(t.maint_margin_rate for t in tiers.tiers if t.notional_floor < below)
-
-
-def _is_continuous(tiers: TierTable) -> bool:
-    pairs = zip(tiers.tiers, tiers.tiers[1:], strict=False)
-    return all(
-        low.maint_margin_rate <= high.maint_margin_rate
-        and low.maintenance_margin(high.notional_floor)
-        == high.maintenance_margin(high.notional_floor)
-        for low, high in pairs
-    )
 
 
 def isolated_width(

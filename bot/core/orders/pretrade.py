@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from bot.core.events import Fill
 from bot.core.instruments import Instrument
-from bot.core.ledger import Account
-from bot.core.orders import (
+from bot.core.ledger.account import Account
+from bot.core.orders.model import (
     MAX_CALLBACK,
     MIN_CALLBACK,
     OrderRequest,

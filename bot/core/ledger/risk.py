@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.core.figures import ratio
-from bot.core.ledger import Account, Position
-from bot.core.liquidation import liquidation_price
+from bot.core.ledger.account import Account, Position
+from bot.core.ledger.figures import ratio
+from bot.core.ledger.liquidation import liquidation_price
 from bot.core.values import ZERO, MarginMode, PositionSlot, Side
 
 CACHE_LIMIT = 10_000
