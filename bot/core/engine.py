@@ -18,7 +18,7 @@ those of its symbol and, for the wallet behind them, of its account's cross symb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -96,7 +96,6 @@ class Engine:
         self._board = self.prices.symbols  # read directly at every book top
         self._funding: dict[tuple[str, str], tuple[int, Decimal | None]] = {}
         self._brackets = 0
-        self.use_bands = True  # off only to test that the bands change nothing
         self._forget_bands()
         self._handlers: dict[type, Callable[[Any], list[EngineEvent]]] = {
             MarkPrice: self._on_mark,
@@ -129,7 +128,6 @@ class Engine:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        self.use_bands = True
         self._attach_stamps()
         self._forget_bands()
 
@@ -206,20 +204,41 @@ class Engine:
                 self._drop_allocation(desk)
         if out:
             self._forget_symbols(event.venue, event.symbol, out)
-        elif self.use_bands:
-            level, wait = self._backoff.get(key, (0, 0))
-            if quiet is not None:  # there was a band, and this tick left it
-                level = 0 if quiet.used else min(level + 1, MAX_BACKOFF)
-                wait = (1 << level) - 1
-                self._mark_bands.pop(key, None)
-            if wait:
-                self._backoff[key] = (level, wait - 1)
-            else:
-                self._backoff[key] = (level, 0)
-                found = self._quiet_mark(event.venue, event.symbol)
-                if found is not None:
-                    self._mark_bands[key] = found
+        else:
+            self._learn_mark_band(key, quiet)
         return out
+
+    # -- the shortcuts' seam: a subclass without them (the differential tests') learns no
+    # band, and every tick is worked out in full ---------------------------------------------
+
+    def _learn_mark_band(self, key: tuple[str, str], quiet: _QuietMark | None) -> None:
+        """After a mark tick that changed nothing: the symbol's quiet band, now or after a
+        backoff (MAX_BACKOFF)."""
+        level, wait = self._backoff.get(key, (0, 0))
+        if quiet is not None:  # there was a band, and this tick left it
+            level = 0 if quiet.used else min(level + 1, MAX_BACKOFF)
+            wait = (1 << level) - 1
+            self._mark_bands.pop(key, None)
+        if wait:
+            self._backoff[key] = (level, wait - 1)
+        else:
+            self._backoff[key] = (level, 0)
+            found = self._quiet_mark(*key)
+            if found is not None:
+                self._mark_bands[key] = found
+
+    def _learn_last_band(
+        self, key: tuple[str, str], symbol: str, watching: Sequence[AccountDesk]
+    ) -> None:
+        """After a trade or last price that changed nothing: the last prices at which no
+        trigger or limit is reached (a trade's band, limits included, serves the last prices
+        without trades too)."""
+        band: Band | None = EVERYWHERE
+        for desk in watching:
+            found = desk.quiet_band(symbol, PriceSource.LAST, traded=True)
+            band = None if found is None or band is None else within(band, found)
+        if band is not None:
+            self._last_bands[key] = (self._stamped.get(symbol, 0), band)
 
     def _mark_in_full(
         self, event: MarkPrice, prices: SymbolPrices, settle: Decimal | None
@@ -346,14 +365,8 @@ class Engine:
                 out += desk.on_trade(symbol, price, ts)
         if out:
             self._forget_symbols(venue, symbol, out)
-        elif self.use_bands:
-            # A trade's band (limits included) serves the last prices without trades too.
-            band: Band | None = EVERYWHERE
-            for desk in watching:
-                found = desk.quiet_band(symbol, PriceSource.LAST, traded=True)
-                band = None if found is None or band is None else within(band, found)
-            if band is not None:
-                self._last_bands[key] = (self._stamped.get(symbol, 0), band)
+        else:
+            self._learn_last_band(key, symbol, watching)
         return out
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:

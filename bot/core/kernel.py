@@ -101,9 +101,12 @@ class Kernel:
         book: RuleBook | None = None,
         strategies: Sequence[StrategySlot] = (),
         session: str = "",
+        rules: type[AlertRules] = AlertRules,
     ) -> None:
+        """`rules`: the alert rules' class (the differential tests give one without its
+        shortcuts, as they give an engine without its bands)."""
         self.engine = engine
-        self.rules = AlertRules(engine, book)
+        self.rules = rules(engine, book)
         self._engine_step = engine.step  # bound once: the step runs for every tick
         self._on_event = self.rules.on_event
         self.strategies = tuple(strategies)

@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.core.alerting.alert import Severity
-from bot.core.alerting.price_rules import AlertRules
 from bot.core.alerting.settings import RuleBook, RuleSettings
 from bot.core.commands import CancelOrder, PlaceOrder, SetTakeProfitStopLoss
 from bot.core.engine import Engine
@@ -24,6 +23,7 @@ from bot.core.orders.model import OrderRequest, OrderType, PriceSource
 from bot.core.speed.bands import Band, allocate, around, isolated_width
 from bot.core.values import MarginMode, OrderSide, PositionMode, PositionSlot, Venue
 from tests.conftest import NO_FEES, instrument
+from tests.core.in_full import engine_class, rules_class
 
 D = Decimal
 S = 1_000_000_000
@@ -173,10 +173,9 @@ def _pair() -> list[Kernel]:
                            D(1500), fees=NO_FEES, default_leverage=D(20),
                            position_mode=PositionMode.HEDGE),
         }  # fmt: skip
-        engine = Engine(accounts)
-        engine.use_bands = banded
-        kernel = Kernel(engine, RuleBook(RuleSettings(cooldown_s=2, hysteresis=D("0.1"))))
-        kernel.rules.remember_quiet = banded
+        engine = engine_class(banded)(accounts)
+        book = RuleBook(RuleSettings(cooldown_s=2, hysteresis=D("0.1")))
+        kernel = Kernel(engine, book, rules=rules_class(banded))
         pairs.append(kernel)
     return pairs
 
@@ -319,8 +318,7 @@ def _long_btc_short_eth(banded: bool) -> Engine:
     """One cross account, long 0.6 BTCUSDT and short 4 ETHUSDT on a 2,500 wallet."""
     account = Account(Venue.BINANCE, {s: instrument(s, tiers=TIERS) for s in SYMBOLS},
                       D(2500), fees=NO_FEES, default_leverage=D(20))  # fmt: skip
-    engine = Engine({"crs": account})
-    engine.use_bands = banded
+    engine = engine_class(banded)({"crs": account})
     for symbol in ("BTCUSDT", "ETHUSDT"):
         engine.step(MarkPrice("binance", symbol, BASE[symbol], None, None, None, 0, 0))
     account.apply_fill(Fill("BTCUSDT", OrderSide.BUY, D("0.6"), D(10_000)))
@@ -375,7 +373,7 @@ def test_the_rules_calm_bands_go_with_the_allocation_they_were_cut_to() -> None:
     outcomes = []
     for banded in (True, False):
         engine = _long_btc_short_eth(banded)
-        rules = AlertRules(engine, remember_quiet=banded)
+        rules = rules_class(banded)(engine)
         alerts = []
         for symbol, mark in [("ETHUSDT", 1_001), ("ETHUSDT", 1_002), ("ETHUSDT", 1_003),
                              ("BTCUSDT", 6_500), ("ETHUSDT", 1_085)]:  # fmt: skip
@@ -403,9 +401,8 @@ def test_a_band_that_may_hold_the_liquidation_price_never_skips_a_divergence(
         account = Account(Venue.BINANCE, {"BTCUSDT": instrument(tiers=TierTable.single(D("0.25")))},
                           D(wallet), fees=NO_FEES, default_margin_mode=mode,
                           default_leverage=D(2))  # fmt: skip
-        engine = Engine({"iso": account})
-        engine.use_bands = banded
-        rules = AlertRules(engine, RuleBook(RuleSettings(hysteresis=D("0.9"))), banded)
+        engine = engine_class(banded)({"iso": account})
+        rules = rules_class(banded)(engine, RuleBook(RuleSettings(hysteresis=D("0.9"))))
         engine.step(MarkPrice("binance", "BTCUSDT", D(10_000), None, None, None, 0, 0))
         engine.step(Trade("binance", "BTCUSDT", D(10_000), D(1), None, "0", 0, 0))
         engine.step(PlaceOrder("iso", OrderRequest("BTCUSDT", OrderSide.BUY, OrderType.MARKET,

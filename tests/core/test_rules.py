@@ -19,6 +19,7 @@ from bot.core.market import MarkPrice, Trade
 from bot.core.orders.model import OrderRequest, OrderType
 from bot.core.values import MarginMode, OrderSide, Venue
 from tests.conftest import NO_FEES, instrument
+from tests.core.in_full import rules_class
 
 D = Decimal
 S = 1_000_000_000  # one second in ns
@@ -196,8 +197,7 @@ def _quiet_memo_engine() -> tuple[Kernel, Kernel]:
         }  # fmt: skip
         engine = Engine(accounts)
         settings = RuleSettings(cooldown_s=2, hysteresis=D("0.1"))
-        kernel = Kernel(engine, RuleBook(settings))
-        kernel.rules.remember_quiet = remember
+        kernel = Kernel(engine, RuleBook(settings), rules=rules_class(remember))
         for symbol, price in (("BTCUSDT", "10000"), ("ETHUSDT", "1000"), ("SOLUSDT", "100")):
             for event in (
                 MarkPrice("binance", symbol, D(price), None, None, None, 0, 0),
