@@ -95,7 +95,7 @@ def rate_of(engine: Engine, events: list[MarkPrice | Trade]) -> float:
     step = Kernel(engine).step
     started = time.perf_counter()
     for number, event in enumerate(events):
-        step(event, str(number))
+        step(event, number)
     return len(events) / (time.perf_counter() - started)
 
 

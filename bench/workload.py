@@ -148,9 +148,9 @@ def run(
                 if out is not None:
                     for item in (*done.events, *done.alerts):
                         out(item)
-        for number, event in enumerate(parse(frame.conn, frame.text, frame.ts)):
+        for event in parse(frame.conn, frame.text, frame.ts):
             count += 1
-            done = step(event, f"{index}.{number}")
+            done = step(event, count)  # the input's number: a key unique in the run
             if out is not None and done is not EMPTY:
                 for item in (*done.events, *done.alerts):
                     out(item)

@@ -303,22 +303,22 @@ class Daemon:
             "last_quarantined": self.quarantine.last,
         }
 
-    def _key(self, index: int | None = None) -> str:
-        """The input's place in the session: the ordinal of its record (just written), and
-        for a market event its place among the frame's events. Replay keys it the same."""
+    def _key(self) -> str | int:
+        """The input's place in the session: the ordinal of its record (just written; a
+        market event adds its place among the frame's events). Replay keys it the same."""
         if self.recorder is None:
             self._inputs += 1
             return f"input.{self._inputs}"
-        return str(self.recorder.records) if index is None else f"{self.recorder.records}.{index}"
+        return self.recorder.records
 
-    def _step(self, item: Input, key: str) -> Step:
+    def _step(self, item: Input, key: str | int, index: int = -1) -> Step:
         """The kernel's step, fenced. Bad market data (a price of zero, say) is refused by the
         engine before it changes anything: skipped, counted, logged once per kind. Anything
         else the kernel raises is a bug: the input is quarantined (bot/state/quarantine.py) and
         the daemon goes on; a recovery skips it the same way."""
         self.steps += 1
         try:
-            return self.kernel.step(item, key)
+            return self.kernel.step(item, key, index)
         except MarginbotError as exc:
             if not isinstance(item, MarketEvent):
                 raise
@@ -420,6 +420,7 @@ class Daemon:
             self.unjournaled += 1
         counts = self.event_counts
         index = 0
+        record = self._key()  # the frame's record: its events are record.0, record.1, ...
         for event in events:
             kind = (getattr(event, "venue", ""), kind_of(type(event)))
             counts[kind] = counts.get(kind, 0) + 1
@@ -427,7 +428,7 @@ class Daemon:
                 step = self.kernel.step(event, f"feed.{self.steps}")
                 self._raise(list(step.alerts))  # a process alert: a fresh id, not a replayed one
                 continue
-            step = self._step(event, self._key(index))
+            step = self._step(event, record, index)
             index += 1
             self._carry_out(step)
             if self.charting and isinstance(event, MarkPrice | Trade | LastPrice):

@@ -19,9 +19,8 @@ Step they are given.
 
 from __future__ import annotations
 
-import typing
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,14 +33,11 @@ from bot.core.engine_events import EngineEvent
 from bot.core.feed_events import FeedEvent
 from bot.core.ledger.account import Account, Position
 from bot.core.ledger.figures import AccountFigures, account_figures
-from bot.core.market import MarketEvent
 from bot.core.orders.model import Order, OrderStatus
 from bot.core.prices import SymbolPrices
 from bot.core.values import PositionSlot
 from bot.errors import MarginbotError
 
-_MARKET_EVENTS = frozenset(typing.get_args(MarketEvent))
-_FEED_EVENTS = frozenset(typing.get_args(FeedEvent))
 MAX_STRATEGY_DEPTH = 8  # commands causing events causing commands: stop a runaway loop
 ALERT_NAMESPACE = uuid.UUID("5d1b6a3e-7f0c-4f7e-9a51-6d1c2b9e0a11")  # marginbot alert ids
 
@@ -111,32 +107,55 @@ class Kernel:
         self._on_event = self.rules.on_event
         self.strategies = tuple(strategies)
         self.session = session  # what alert ids are derived from, with each input's key
+        if not self.strategies:
+            self.step = self._without_strategies()  # type: ignore[method-assign]
+
+    def _without_strategies(self) -> Callable[..., Step]:
+        """`step` for a kernel without strategies, its names bound in a closure: it runs for
+        every tick, and this is the same step without three attribute look-ups (about 40 ns
+        of the 0.9 µs an event costs the benchmark's replay)."""
+        engine_step, on_event, name = self._engine_step, self._on_event, self._step
+
+        def step(item: Input | FeedEvent, key: str | int, index: int = -1) -> Step:
+            events = engine_step(item)  # type: ignore[arg-type]
+            alerts = on_event(item)
+            if events:
+                for event in events:
+                    found = on_event(event)
+                    if found:
+                        alerts = [*alerts, *found]
+                return name(events, alerts, (), (), key, index)
+            return name(events, alerts, (), (), key, index) if alerts else EMPTY
+
+        return step
 
     # -- the step ------------------------------------------------------------------------------
 
-    def step(self, item: Input | FeedEvent, key: str) -> Step:
-        """Apply `item`. A MarginbotError from the engine (bad market data, an unknown account)
-        propagates before anything changed; the caller skips or refuses the input."""
-        kind = type(item)
-        if kind in _FEED_EVENTS:  # feed health: alerts only, no state but the rules' latches
-            alerts = self._on_event(item)
-            return self._step((), alerts, (), (), key) if alerts else EMPTY
+    def step(self, item: Input | FeedEvent, key: str | int, index: int = -1) -> Step:
+        """Apply `item`, the input `key` (with `index`, its place among the events of one
+        record: key "1234", index 2 make the key "1234.2"). A MarginbotError from the engine
+        (bad market data, an unknown account) propagates before anything changed; the caller
+        skips or refuses the input. The key is only formatted when there are alerts to name."""
+        # The engine ignores feed events; the rules keep their latches (one stale alert per
+        # outage). Most inputs cause nothing: two calls and two tests, then EMPTY.
         events = self._engine_step(item)  # type: ignore[arg-type]
-        alerts = self._on_event(item) if kind in _MARKET_EVENTS else []
-        for event in events:
-            found = self._on_event(event)
-            if found:
-                alerts = [*alerts, *found]
+        alerts = self._on_event(item)
+        if events:
+            for event in events:
+                found = self._on_event(event)
+                if found:
+                    alerts = [*alerts, *found]
         if self.strategies:
             applied: list[StrategyCommand] = []
             errors: list[tuple[str, str]] = []
+            alerts = list(alerts)
             self._consult([item, *events], _ts(item), 0, applied, alerts, errors)
             if applied or errors or events or alerts:
-                return self._step(events, alerts, applied, errors, key)
+                return self._step(events, alerts, applied, errors, key, index)
             return EMPTY
         if events or alerts:
-            return self._step(events, alerts, (), (), key)
-        return EMPTY  # most ticks: nothing happened
+            return self._step(events, alerts, (), (), key, index)
+        return EMPTY
 
     def _step(
         self,
@@ -144,9 +163,11 @@ class Kernel:
         alerts: Sequence[Alert],
         applied: Sequence[StrategyCommand],
         errors: Sequence[tuple[str, str]],
-        key: str,
+        key: str | int,
+        index: int,
     ) -> Step:
-        ids = tuple(alert_id(self.session, key, n) for n in range(len(alerts)))
+        name = f"{key}.{index}" if index >= 0 else str(key)
+        ids = tuple(alert_id(self.session, name, n) for n in range(len(alerts)))
         return Step(tuple(events), tuple(alerts), ids, tuple(applied), tuple(errors))
 
     def _consult(

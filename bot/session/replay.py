@@ -166,7 +166,7 @@ def replay(
                 if events_out is not None:
                     events_out.write(event_line(event))
                 if kernel is not None:
-                    _run(kernel, event, f"{ordinal}.{index}", summary, events_out)
+                    _run(kernel, event, ordinal, index, summary, events_out)
         elif kind == "command" and kernel is not None:
             _recorded_command(kernel, record, str(ordinal), summary, events_out)
     summary.truncated_tail = reader.truncated_tail
@@ -272,14 +272,19 @@ def _command(
         summary.bad_records["command for an account the configuration lacks"] += 1
         return
     summary.commands += 1
-    _run(kernel, core, key, summary, out)
+    _run(kernel, core, key, -1, summary, out)
 
 
 def _run(
-    kernel: Kernel, event: Any, key: str, summary: ReplaySummary, out: BinaryIO | None
+    kernel: Kernel,
+    event: Any,
+    key: str | int,
+    index: int,
+    summary: ReplaySummary,
+    out: BinaryIO | None,
 ) -> None:
     try:
-        step: Step = kernel.step(event, key)
+        step: Step = kernel.step(event, key, index)
     except MarginbotError:
         summary.refused += 1  # as the daemon did: bad input skipped, nothing changed
         return
