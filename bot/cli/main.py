@@ -61,7 +61,17 @@ def _import(args: argparse.Namespace) -> int:
     *inputs, output = args.paths
     if not inputs:
         raise InputError("give at least one input file and the output session file")
-    if args.source == "cryptofeed":
+    if args.source == "scenario":
+        from bot.session.importers import import_scenario
+
+        if len(inputs) != 1:
+            raise InputError("a scenario is imported one file at a time")
+        count = import_scenario(inputs[0], output)
+    elif args.source == "binance-archive":
+        from bot.session.archive import import_binance_archive
+
+        count = import_binance_archive(inputs, output, mark_order=args.mark_order)
+    elif args.source == "cryptofeed":
         if len(inputs) != 1:
             raise InputError("cryptofeed captures are imported one file at a time")
         count = import_cryptofeed(inputs[0], output)
@@ -318,15 +328,26 @@ def build_parser() -> argparse.ArgumentParser:
     importer = commands.add_parser(
         "import",
         help="convert a third-party recording into a marginbot session",
-        description="Convert hftbacktest captures (several files form one session) or a "
-        "cryptofeed capture into a marginbot-session file (.jsonl, or .jsonl.gz to compress).",
+        description="Convert hftbacktest captures (several files form one session), a "
+        "cryptofeed capture, or Binance's public archive files into a marginbot-session file "
+        "(.jsonl, or .jsonl.gz to compress).",
     )
     importer.add_argument(
         "--from",
         dest="source",
         required=True,
-        choices=["hftbacktest", "cryptofeed"],
-        help="the recorder that wrote the input files",
+        choices=["hftbacktest", "cryptofeed", "binance-archive", "scenario"],
+        help="the recorder that wrote the input files, or binance-archive: the zipped CSVs of "
+        "data.binance.vision (trades or aggTrades, markPriceKlines 1m, and optionally "
+        "indexPriceKlines, premiumIndexKlines, bookTicker, fundingRate; docs/compare.md), or "
+        "scenario: a simulator scenario file, as a daemon would record it",
+    )
+    importer.add_argument(
+        "--mark-order",
+        choices=["long", "short"],
+        default="long",
+        help="binance-archive: within each 1-minute mark kline, reach first the extreme worse "
+        "for this side (default long: the low first)",
     )
     importer.add_argument(
         "paths",
@@ -359,6 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
         "alert rules and strategies (fills, liquidations, alerts with the live ids)",
     )
     replayer.set_defaults(handler=_replay)
+
+    from bot.cli.compare import add_parser as add_compare
+
+    add_compare(commands)
 
     _live_parsers(commands)
     return parser

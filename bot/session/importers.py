@@ -171,3 +171,43 @@ def import_cryptofeed(path: Path, out: Path) -> int:
             else:
                 raise InputError(f"{path}:{number}: unknown record kind {kind!r}")
         return writer.records
+
+
+def import_scenario(path: Path, out: Path, start_ms: int = 1_700_000_000_000) -> int:
+    """A simulator scenario (config/scenarios/*.toml) → the session a daemon would record from
+    `marginbot sim --scenario` (Binance frames, each routed to the endpoint that serves it),
+    at a fixed start time, so that the same scenario gives the same session."""
+    from bot.sim.scenario import load_scenario  # noqa: PLC0415 — the simulator's, on demand
+    from bot.sim.sources import ScenarioSource  # noqa: PLC0415
+
+    scenario = load_scenario(path)
+    lower = [s.lower() for s in scenario.symbols]
+    conns = {
+        "binance.public.1": "/public/stream?streams="
+        + "/".join(f"{s}@trade/{s}@bookTicker" for s in lower),
+        "binance.market.1": "/market/stream?streams="
+        + "/".join(f"{s}@markPrice@1s" for s in lower),
+    }
+    header = SessionHeader(
+        ("binance",),
+        tuple(scenario.symbols),
+        start_ms * 1_000_000,
+        __version__,
+        None,
+        {"imported_from": "scenario", "scenario": scenario.name, "file": path.name},
+    )
+    with replacing(out, [path]) as partial, SessionWriter(partial, header) as writer:
+        for conn, url in conns.items():
+            writer.write(
+                {
+                    "t": "connect",
+                    "conn": conn,
+                    "ts": start_ms * 1_000_000,
+                    "venue": "binance",
+                    "url": "wss://fstream.binance.com" + url,
+                }
+            )
+        for item in ScenarioSource(scenario, ("binance",)).frames(start_ms):
+            conn = "binance.market.1" if "@markPrice" in item.topic else "binance.public.1"
+            writer.recv(conn, start_ms * 1_000_000 + int(item.t_s * 1e9), item.text)
+        return writer.records
