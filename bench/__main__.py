@@ -17,6 +17,7 @@ MODULES = [
     "bench.startup",
     "bench.triggers",
     "bench.alert_delivery",
+    "bench.whatif",
 ]
 
 

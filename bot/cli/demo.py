@@ -293,9 +293,14 @@ class LiveDemo:
         )
         recorded = daemon.recorded
         if recorded is not None:
+            qty = next(iter(self.run.opened.values()), "").split(" ")[1:2]
             self.say(
                 f"  the session is recorded in {recorded}; replay it with\n"
-                f"    {_command()} replay {recorded} --config config/demo.toml"
+                f"    {_command()} replay {recorded} --config config/demo.toml\n"
+                f"  and ask what isolated and cross would have done at other leverages with\n"
+                f"    {_command()} compare {recorded} --symbol BTCUSDT --side long "
+                f"--qty {qty[0] if qty else '0.355'} --leverage 10 --wallet 2000 "
+                "--isolated-margin 1000 --leverage-grid 5,10,20 --html logs/compare.html"
             )
 
 

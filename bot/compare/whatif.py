@@ -287,9 +287,7 @@ class WhatIf:
         rows = self.series
         if len(rows) <= MAX_POINTS:
             return
-        keep = {
-            w.liquidated.ts // 1_000_000_000 for w in self.watches.values() if w.liquidated
-        }
+        keep = {w.liquidated.ts // 1_000_000_000 for w in self.watches.values() if w.liquidated}
         step = len(rows) / MAX_POINTS
         chosen = {int(n * step) for n in range(MAX_POINTS)} | {len(rows) - 1}
         self.series = [r for n, r in enumerate(rows) if n in chosen or r[0] in keep]
