@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bot.cli.compare import compare
+from bot.compare.whatif import Scenario
 from bot.config import load_config
 from bot.daemon import Daemon, build_kernel
 from bot.session.replay import replay
@@ -95,3 +98,13 @@ async def test_replay_gives_the_alerts_the_live_daemon_put_in_its_outbox(tmp_pat
     assert [{k: a[k] for k in COMPARED} for a in replayed] == [
         {k: a[k] for k in COMPARED} for a in live
     ]
+    # `marginbot compare` over the same recording finds the isolated liquidation where the live
+    # daemon had it: the same moment, the same mark.
+    [liquidated] = [a for a in live if a["kind"] == "liquidated" and a["account"] == "isolated"]
+    what_if = compare(
+        daemon.recorded, Scenario("BTCUSDT", "long", Decimal(1), Decimal(10), Decimal(2000))
+    )
+    isolated = what_if["modes"]["isolated"]["liquidated_at"]
+    assert isolated["ts_event"] == liquidated["ts_event"]
+    assert isolated["mark_price"] == liquidated["details"]["mark_price"]
+    assert what_if["modes"]["cross"]["liquidated"] is False
