@@ -317,17 +317,24 @@ async def _caught_up(daemon: Daemon, quiet_s: float = 1.0, bound_s: float = 60.0
         await asyncio.sleep(quiet_s)
 
 
-def _free_web_port(config: Config) -> Config:
-    """The demo's page on its configured port, or on a free one when that is taken (a second
-    demo, say): the address is printed either way."""
-    web = config.web
-    if not web.enabled or web.port == 0:
-        return config
+def _taken(host: str, port: int) -> bool:
     with socket.socket() as probe:
         try:
-            probe.bind((web.host, web.port))
+            probe.bind((host, port))
         except OSError:
-            return msgspec.structs.replace(config, web=msgspec.structs.replace(web, port=0))
+            return True
+    return False
+
+
+def _free_web_port(config: Config) -> Config:
+    """The demo's page and metrics on their configured ports, or on free ones when those are
+    taken (a second demo, say): the addresses are printed either way."""
+    web, metrics = config.web, config.metrics
+    if web.enabled and web.port and _taken(web.host, web.port):
+        config = msgspec.structs.replace(config, web=msgspec.structs.replace(web, port=0))
+    if metrics.enabled and metrics.port and _taken(metrics.host, metrics.port):
+        metrics = msgspec.structs.replace(metrics, port=0)
+        config = msgspec.structs.replace(config, metrics=metrics)
     return config
 
 

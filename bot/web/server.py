@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -260,8 +261,9 @@ class HttpServer:
                     for p, on in (("/metrics", address.metrics), ("the web view", address.web))
                     if on
                 )
+                reason = os.strerror(exc.errno) if exc.errno else str(exc)
                 self.daemon.out.write(
-                    f"cannot listen on {address.host}:{address.port} ({exc.strerror}); "
+                    f"cannot listen on {address.host}:{address.port} ({reason.lower()}); "
                     f"running without {parts}\n"
                 )
                 log.warning("http_unavailable", host=address.host, port=address.port)
