@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from bot.alerts.payloads import iso
+from bot.core import bounds
 from bot.core.alerting.alert import Alert
 from bot.core.commands import AdjustIsolatedMargin, PlaceOrder
 from bot.core.engine import Engine
@@ -120,8 +121,17 @@ def _distance(side: Side, price: Decimal, liquidation: Decimal) -> Decimal:
 
 class WhatIf:
     def __init__(self, scenario: Scenario) -> None:
-        if scenario.qty <= 0 or scenario.wallet <= 0 or scenario.leverage < 1:
-            raise InputError("compare: --qty and --wallet must be positive, --leverage ≥ 1")
+        # The bounds every number from outside meets (bot/core/bounds.py), then sense.
+        bounds.quantity("--qty", scenario.qty)
+        bounds.amount("--wallet", scenario.wallet)
+        for leverage in scenario.leverages():
+            bounds.leverage("--leverage", leverage)
+        if scenario.isolated_margin is not None:
+            bounds.amount("--isolated-margin", scenario.isolated_margin)
+            if scenario.isolated_margin <= 0:
+                raise InputError("compare: --isolated-margin must be positive")
+        if scenario.wallet <= 0:
+            raise InputError("compare: --wallet must be positive")
         self.scenario = scenario
         venue = Venue(scenario.venue)
         instruments = bundled_for(venue)

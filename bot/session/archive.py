@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot import __version__
+from bot.core import bounds
 from bot.errors import InputError
 from bot.files import replacing
 from bot.session.format import SessionHeader
@@ -136,23 +137,42 @@ def _csv(text: Iterable[str], path: Path) -> Iterator[list[str]]:
         yield row
 
 
+EARLIEST_MS, LATEST_MS = 1_230_768_000_000, 4_102_444_800_000  # 2009 to 2100
+
+
 def _ms(text: str, path: Path) -> int:
     """A time in ms; microseconds (16 digits, newer files) are told apart by size."""
     try:
         value = int(text)
     except ValueError:
         raise InputError(f"{path.name}: {text!r} is not a time in milliseconds") from None
-    return value // 1000 if value >= 10**15 else value
+    ms = value // 1000 if value >= 10**15 else value
+    if not EARLIEST_MS <= ms <= LATEST_MS:
+        raise InputError(f"{path.name}: {text!r} is not a time between 2009 and 2100")
+    return ms
+
+
+def _columns(row: list[str], count: int, path: Path, kind: str) -> list[str]:
+    if len(row) < count:
+        raise InputError(
+            f"{path.name}: a {kind} row has {len(row)} columns, {count} expected: "
+            f"{','.join(row)[:80]}"
+        )
+    return row
 
 
 def _dec(text: str, path: Path) -> Decimal:
+    """A price or a quantity, within marginbot's bounds (bot/core/bounds.py)."""
     try:
         value = Decimal(text)
     except InvalidOperation:
         raise InputError(f"{path.name}: {text!r} is not a number") from None
     if not value.is_finite() or value <= 0:
         raise InputError(f"{path.name}: {text!r} is not a positive price or quantity")
-    return value
+    try:
+        return bounds.price(path.name, value)
+    except InputError as exc:
+        raise InputError(str(exc)) from None
 
 
 # -- each kind as (time ms, order, frame kind, frame text) ------------------------------------
@@ -161,6 +181,7 @@ def _dec(text: str, path: Path) -> Decimal:
 def _trades(item: ArchiveFile) -> Iterator[tuple[int, int, str, str]]:
     aggregated = item.kind == "aggTrades"
     for row in _rows(item.path):
+        _columns(row, 7 if aggregated else 6, item.path, item.kind)
         if aggregated:
             trade_id, price, qty, time, maker = row[0], row[1], row[2], row[5], row[6]
         else:
@@ -179,6 +200,7 @@ def _trades(item: ArchiveFile) -> Iterator[tuple[int, int, str, str]]:
 
 def _books(item: ArchiveFile) -> Iterator[tuple[int, int, str, str]]:
     for row in _rows(item.path):
+        _columns(row, 6, item.path, item.kind)
         ms = _ms(row[6] if len(row) > 6 and row[6] else row[5], item.path)
         bid, ask = _dec(row[1], item.path), _dec(row[3], item.path)
         _, text = binance_book(item.symbol, bid, ask, _dec(row[2], item.path), int(row[0]), ms)
@@ -187,7 +209,11 @@ def _books(item: ArchiveFile) -> Iterator[tuple[int, int, str, str]]:
 
 def _closes(items: list[ArchiveFile]) -> dict[int, Decimal]:
     """open time → close, of index klines."""
-    return {_ms(r[0], i.path): _dec(r[4], i.path) for i in items for r in _rows(i.path)}
+    return {
+        _ms(r[0], i.path): _dec(_columns(r, 5, i.path, i.kind)[4], i.path)
+        for i in items
+        for r in _rows(i.path)
+    }
 
 
 def _fundings(items: list[ArchiveFile]) -> list[tuple[int, Decimal]]:
@@ -195,8 +221,8 @@ def _fundings(items: list[ArchiveFile]) -> list[tuple[int, Decimal]]:
     for item in items:
         for row in _rows(item.path):
             try:
-                rate = Decimal(row[2])
-            except (InvalidOperation, IndexError):
+                rate = bounds.rate(item.path.name, Decimal(row[2]))
+            except (InvalidOperation, IndexError, InputError):
                 raise InputError(f"{item.path.name}: {row!r} is not a funding row") from None
             settled.append((_ms(row[0], item.path), rate))
     return sorted(settled)
@@ -210,7 +236,7 @@ def _marks(
 ) -> Iterator[tuple[int, int, str, str]]:
     next_settlement = 0
     for row in _rows(item.path):
-        start = _ms(row[0], item.path)
+        start = _ms(_columns(row, 5, item.path, item.kind)[0], item.path)
         o, h, low, c = (_dec(v, item.path) for v in row[1:5])
         first, second = (low, h) if order == "long" else (h, low)
         for offset, mark in ((0, o), (20_000, first), (40_000, second), (59_999, c)):

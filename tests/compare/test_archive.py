@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.cli.compare import compare
 from bot.compare.whatif import Scenario
@@ -127,8 +129,18 @@ def test_a_wick_of_the_mark_liquidates_isolated_and_not_cross(tmp_path: Path) ->
     ("name", "rows", "message"),
     [
         ("BTCUSDT-trades.zip", ["1,2,3,4,5,true"], "not a Binance archive file name"),
-        ("trades/BTCUSDT/BTCUSDT-trades-2024-03-01.zip", ["1,abc,3,4,5,true"], "not a number"),
-        ("trades/BTCUSDT/BTCUSDT-trades-2024-03-01.zip", ["1,-5,3,4,5,true"], "not a positive"),
+        (
+            "trades/BTCUSDT/BTCUSDT-trades-2024-03-01.zip",
+            [f"1,abc,3,4,{START},true"],
+            "not a number",
+        ),
+        (
+            "trades/BTCUSDT/BTCUSDT-trades-2024-03-01.zip",
+            [f"1,-5,3,4,{START},true"],
+            "not a positive",
+        ),
+        ("trades/BTCUSDT/BTCUSDT-trades-2024-03-01.zip", ["1,5,3,4,5,true"], "between 2009"),
+        ("trades/BTCUSDT/BTCUSDT-trades-2024-03-01.zip", ["1,5,3"], "3 columns, 6 expected"),
         ("trades/BTCUSDT/BTCUSDT-trades-2024-03-01.zip", ["x,1,3,4,5,true", "y"], "not a data"),
         ("BTCUSDT-1m-2024-03-01.zip", [_kline(0, "1", "1", "1", "1")], "which klines"),
         ("trades/BTCUSDT/BTCUSDT-trades-2024-03-01.zip", ["1,1,3,4,soon,true"], "not a time"),
@@ -143,3 +155,42 @@ def test_bad_archive_files_are_refused_in_words(
     with pytest.raises(InputError, match=message):
         import_binance_archive(files, tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()  # nothing half-written
+
+
+FIELD = st.one_of(
+    st.sampled_from(["", "0", "-1", "1e400", "NaN", "inf", "true", "x", "9" * 30, "1.5"]),
+    st.integers(-(10**18), 10**18).map(str),
+    st.text(st.characters(codec="ascii", exclude_characters='\n\r,"'), max_size=12),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    trades=st.lists(st.lists(FIELD, min_size=0, max_size=8), max_size=6),
+    klines=st.lists(st.lists(FIELD, min_size=0, max_size=13), max_size=4),
+)
+def test_mutated_archive_rows_import_or_are_refused_in_words(
+    tmp_path_factory: pytest.TempPathFactory, trades: list[list[str]], klines: list[list[str]]
+) -> None:
+    """Any row in any file: a session, or an InputError that names the file, never another
+    exception and never a half-written output."""
+    root = tmp_path_factory.mktemp("fuzz")
+    good_trade = f"1,60000,0.01,600,{START},true"
+    files = [
+        _zip(root / "trades/BTCUSDT/BTCUSDT-trades-2024-03-01.zip",
+             [good_trade, *(",".join(r) for r in trades)], None),
+        _zip(root / "markPriceKlines/BTCUSDT/1m/BTCUSDT-1m-2024-03-01.zip",
+             [_kline(0, "60000", "60000", "60000", "60000"), *(",".join(r) for r in klines)],
+             None),
+    ]  # fmt: skip
+    out = root / "out.jsonl"
+    try:
+        import_binance_archive(files, out)
+    except InputError as exc:
+        said = str(exc)
+    else:
+        summary = replay(out)  # what was written replays, every frame parsed
+        assert sum(summary.parse_errors.values()) == 0
+        return
+    assert "BTCUSDT-" in said  # the file it is about
+    assert not out.exists()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.cli.compare import compare
 from bot.compare.whatif import Scenario
@@ -19,6 +21,7 @@ from bot.core.ledger.liquidation import liquidation_price
 from bot.core.market import MarkPrice, Trade
 from bot.core.orders.model import OrderRequest, OrderType
 from bot.core.values import MarginMode, OrderSide, Venue
+from bot.errors import MarginbotError
 from bot.markets.snapshot import bundled_for
 from bot.session.importers import import_scenario
 from bot.session.replay import replay
@@ -164,8 +167,49 @@ def test_the_command_line_writes_json_and_html(crash_session: Path, tmp_path: Pa
     for flag, value in (("--entry", "tomorrow"), ("--qty", "-1"), ("--symbol", "NOPEUSDT")):
         options = {**good, flag: value}
         args = [MARGINBOT, "compare", str(crash_session)]
-        for name, given in options.items():
-            args += [name, given]
+        for name, text in options.items():
+            args += [name, text]
         refused = subprocess.run(args, capture_output=True, text=True, check=False)
         assert refused.returncode == 2, (flag, refused.stdout, refused.stderr)
         assert "Traceback" not in refused.stderr
+
+
+NUMBER = st.one_of(
+    st.sampled_from([D("0.001"), D("0.1"), D(1), D(2), D(5), D(10), D(20), D(50), D(2000)]),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-10, max_value=10**7),
+    st.sampled_from([D("0"), D("1e-30"), D("1e30"), D("200"), D("201"), D("0.00001")]),
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    qty=NUMBER, leverage=NUMBER, wallet=NUMBER, margin=st.none() | NUMBER,
+    side=st.sampled_from(["long", "short"]),
+    entry=st.none() | st.integers(0, 2 * 10**18), exit_=st.none() | st.integers(0, 2 * 10**18),
+    grid=st.lists(NUMBER, max_size=3),
+)  # fmt: skip
+def test_any_position_is_compared_or_refused_in_words(
+    crash_session: Path,
+    qty: Decimal,
+    leverage: Decimal,
+    wallet: Decimal,
+    margin: Decimal | None,
+    side: str,
+    entry: int | None,
+    exit_: int | None,
+    grid: list[Decimal],
+) -> None:
+    scenario = Scenario("BTCUSDT", side, qty, leverage, wallet, margin, entry, exit_,  # type: ignore[arg-type]
+                        grid=tuple(grid))  # fmt: skip
+    try:
+        result = compare(crash_session, scenario)
+    except MarginbotError as exc:
+        said = str(exc)
+    else:
+        jsonschema.validate(result, SCHEMA)
+        for mode in result["modes"].values():
+            assert mode["opened"] or mode["refused"]
+        return
+    assert said
