@@ -18,8 +18,7 @@ those of its symbol and, for the wallet behind them, of its account's cross symb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +38,6 @@ from bot.core.engine_events import (
     CommandRefused,
     EngineEvent,
     FundingSettled,
-    OrderFilled,
     PositionLiquidated,
     SettingChanged,
 )
@@ -50,40 +48,28 @@ from bot.core.market import BookTop, LastPrice, MarketEvent, MarkPrice, Trade
 from bot.core.orders.desk import AccountDesk
 from bot.core.orders.model import OrderRequest, OrderType, PriceSource
 from bot.core.prices import PriceBoard, SymbolPrices
-from bot.core.speed.bands import (
-    EVERYWHERE,
-    Allocation,
-    Band,
-    allocate,
-    around,
-    isolated_width,
-    within,
-)
-from bot.core.values import ONE, ZERO, MarginMode, OrderSide, Side, slot_words
+from bot.core.speed.quiet_ticks import QuietTicks
+from bot.core.values import ZERO, OrderSide, Side, slot_words
 from bot.errors import InputError, MarginbotError
 
 Input = MarketEvent | Command | LoadInstruments
 _MARKET_INPUTS = frozenset({MarkPrice, Trade, LastPrice, BookTop})
 
 
-@dataclass(slots=True)
-class _QuietMark:
-    stamp: int  # the symbol's ledger as it was (Stamps.symbols)
-    mark: Band
-    index: Band
-    accounts: tuple[Account, ...]  # those with the instrument: they record the mark
-    used: bool = False  # a tick fell inside
-
-
-_DERIVED = ("_mark_bands", "_last_bands", "_allocations", "_backoff", "stamps", "_stamped")
-# A symbol whose bands are left by the very next tick (every tick alerting, say) computes them
-# after 1, 3, 7, ... worked-out ticks instead of after each, up to one in 64.
-MAX_BACKOFF = 6
+_DERIVED = ("quiet", "stamps", "_stamped", "_quiet_class")
 
 
 class Engine:
-    def __init__(self, accounts: Mapping[str, Account], slippage_bps: Decimal = ZERO) -> None:
+    def __init__(
+        self,
+        accounts: Mapping[str, Account],
+        slippage_bps: Decimal = ZERO,
+        quiet: type[QuietTicks] = QuietTicks,
+    ) -> None:
+        """`quiet`: the quiet ticks' class (bot/core/speed; the differential tests give one
+        that never learns a band)."""
         self.desks = {name: AccountDesk(name, a, slippage_bps) for name, a in accounts.items()}
+        self._quiet_class = quiet
         self._attach_stamps()
         self._by_venue: dict[str, tuple[AccountDesk, ...]] = {}
         self._orders_by_venue: dict[str, tuple[tuple[AccountDesk, Mapping[str, int]], ...]] = {}
@@ -96,7 +82,6 @@ class Engine:
         self._board = self.prices.symbols  # read directly at every book top
         self._funding: dict[tuple[str, str], tuple[int, Decimal | None]] = {}
         self._brackets = 0
-        self._forget_bands()
         self._handlers: dict[type, Callable[[Any], list[EngineEvent]]] = {
             MarkPrice: self._on_mark,
             Trade: self._on_trade,
@@ -119,7 +104,7 @@ class Engine:
         if handler is None:
             return []
         if kind not in _MARKET_INPUTS:
-            self._forget_bands()  # orders, settings or instruments may change
+            self.quiet.forget_all()  # orders, settings or instruments may change
         return handler(event)
 
     def __getstate__(self) -> dict[str, object]:
@@ -128,8 +113,8 @@ class Engine:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+        self._quiet_class = QuietTicks
         self._attach_stamps()
-        self._forget_bands()
 
     def _attach_stamps(self) -> None:
         """One clock for the changes of every account's positions (never shared between
@@ -138,25 +123,7 @@ class Engine:
         self._stamped = self.stamps.symbols
         for desk in self.desks.values():
             desk.account.attach(self.stamps)
-
-    def _drop_allocation(self, desk: AccountDesk) -> None:
-        """The account's allocation no longer holds: neither do the bands cut to it."""
-        allocation = self._allocations.pop(desk.name)
-        for cut in allocation.bands:
-            self._mark_bands.pop((str(desk.account.venue), cut), None)
-
-    def _forget_symbols(self, venue: str, symbol: str, out: list[EngineEvent]) -> None:
-        """A tick did something: drop the bands of every symbol its events touched (orders
-        moved, filled or cancelled); what the ledger changed drops itself (the engine's Stamps)."""
-        for touched in {symbol, *(s for event in out for s in _symbols_of(event))}:
-            self._mark_bands.pop((venue, touched), None)
-            self._last_bands.pop((venue, touched), None)
-
-    def _forget_bands(self) -> None:
-        self._mark_bands: dict[tuple[str, str], _QuietMark] = {}
-        self._last_bands: dict[tuple[str, str], tuple[int, Band]] = {}
-        self._allocations: dict[str, Allocation] = {}
-        self._backoff: dict[tuple[str, str], tuple[int, int]] = {}  # (level, ticks to wait)
+        self.quiet = self._quiet_class(self)
 
     def reads(self, event: object) -> bool:
         """Whether `step` would look at this event (the rest need not be journaled)."""
@@ -182,63 +149,11 @@ class Engine:
             prices.index = index
         prices.ts_event = event.ts_event
         settle = self._funding_due(event)
-        key = (event.venue, event.symbol)
-        quiet = self._mark_bands.get(key)
-        if (
-            quiet is not None
-            and settle is None
-            and quiet.stamp == self._stamped.get(event.symbol, 0)
-            and quiet.mark[0] < mark < quiet.mark[1]
-            and (index is None or quiet.index[0] < index < quiet.index[1])
-        ):
-            quiet.used = True
-            for account in quiet.accounts:
-                account.set_mark(event.symbol, mark)
-            return []
+        if settle is None and self.quiet.mark_inside(event):
+            return []  # inside the symbol's quiet band: the marks are recorded, nothing else
         out = self._mark_in_full(event, prices, settle)
-        # Before anything else: a cross allocation this mark has left guards nothing any more,
-        # whether or not bands are computed now (MAX_BACKOFF).
-        for desk in self.desks_on(event.venue):
-            allocation = self._allocations.get(desk.name)
-            if allocation is not None and allocation.left(event.symbol, mark):
-                self._drop_allocation(desk)
-        if out:
-            self._forget_symbols(event.venue, event.symbol, out)
-        else:
-            self._learn_mark_band(key, quiet)
+        self.quiet.after_mark(event, out)
         return out
-
-    # -- the shortcuts' seam: a subclass without them (the differential tests') learns no
-    # band, and every tick is worked out in full ---------------------------------------------
-
-    def _learn_mark_band(self, key: tuple[str, str], quiet: _QuietMark | None) -> None:
-        """After a mark tick that changed nothing: the symbol's quiet band, now or after a
-        backoff (MAX_BACKOFF)."""
-        level, wait = self._backoff.get(key, (0, 0))
-        if quiet is not None:  # there was a band, and this tick left it
-            level = 0 if quiet.used else min(level + 1, MAX_BACKOFF)
-            wait = (1 << level) - 1
-            self._mark_bands.pop(key, None)
-        if wait:
-            self._backoff[key] = (level, wait - 1)
-        else:
-            self._backoff[key] = (level, 0)
-            found = self._quiet_mark(*key)
-            if found is not None:
-                self._mark_bands[key] = found
-
-    def _learn_last_band(
-        self, key: tuple[str, str], symbol: str, watching: Sequence[AccountDesk]
-    ) -> None:
-        """After a trade or last price that changed nothing: the last prices at which no
-        trigger or limit is reached (a trade's band, limits included, serves the last prices
-        without trades too)."""
-        band: Band | None = EVERYWHERE
-        for desk in watching:
-            found = desk.quiet_band(symbol, PriceSource.LAST, traded=True)
-            band = None if found is None or band is None else within(band, found)
-        if band is not None:
-            self._last_bands[key] = (self._stamped.get(symbol, 0), band)
 
     def _mark_in_full(
         self, event: MarkPrice, prices: SymbolPrices, settle: Decimal | None
@@ -262,51 +177,6 @@ class Engine:
                 )
             out += self._liquidate(desk, event.ts_event, prices.last)
         return out
-
-    def _quiet_mark(self, venue: str, symbol: str) -> _QuietMark | None:
-        """The symbol's quiet mark and index bands as things are now, if every account has one.
-        (That a mark has left a cross allocation is checked apart, at every worked-out tick.)"""
-        stamp = self._stamped.get(symbol, 0)
-        mark_band = index_band = EVERYWHERE
-        accounts: list[Account] = []
-        for desk in self.desks_on(venue):
-            account = desk.account
-            if symbol not in account.instruments:
-                continue
-            accounts.append(account)
-            by_mark = desk.quiet_band(symbol, PriceSource.MARK)
-            by_index = desk.quiet_band(symbol, PriceSource.INDEX)
-            safe = self._unliquidated_band(desk, symbol) if account.holds(symbol) else EVERYWHERE
-            if by_mark is None or by_index is None or safe is None:
-                return None
-            mark_band = within(within(mark_band, by_mark), safe)
-            index_band = within(index_band, by_index)
-        return _QuietMark(stamp, mark_band, index_band, tuple(accounts))
-
-    def _unliquidated_band(self, desk: AccountDesk, symbol: str) -> Band | None:
-        """Marks of the symbol at which none of the account's positions can be liquidated (its
-        cross positions: while its other cross marks stay in their allocated bands)."""
-        account = desk.account
-        mark = account.marks[symbol]
-        band = EVERYWHERE
-        if account.has_cross_on(symbol):
-            # One this mark has left was dropped before (`_on_mark`); a stale one goes here.
-            allocation = self._allocations.get(desk.name)
-            if allocation is None or allocation.stamp != account.ledger_epoch():
-                if allocation is not None:
-                    self._drop_allocation(desk)
-                allocation = allocate(account, account.ledger_epoch(), None, ONE)
-                if allocation is None:
-                    return None
-                self._allocations[desk.name] = allocation
-            band = allocation.bands[symbol]
-        for position in account.positions_of(symbol):
-            if position.margin_mode is MarginMode.ISOLATED:
-                width = isolated_width(account, position, None, ONE)
-                if width is None:
-                    return None
-                band = within(band, around(mark, width))
-        return band
 
     def _funding_due(self, event: MarkPrice) -> Decimal | None:
         key = (event.venue, event.symbol)
@@ -346,13 +216,7 @@ class Engine:
             prices = self.prices.get(venue, symbol)
         prices.last = price
         prices.ts_event = ts
-        key = (venue, symbol)
-        quiet = self._last_bands.get(key)
-        if (
-            quiet is not None
-            and quiet[0] == self._stamped.get(symbol, 0)
-            and quiet[1][0] < price < quiet[1][1]
-        ):
+        if self.quiet.last_inside(venue, symbol, price):
             return []
         watching = [d for d, orders in self._orders_by_venue.get(venue, ()) if orders.get(symbol)]
         if not watching:
@@ -363,10 +227,7 @@ class Engine:
         if traded:
             for desk in watching:
                 out += desk.on_trade(symbol, price, ts)
-        if out:
-            self._forget_symbols(venue, symbol, out)
-        else:
-            self._learn_last_band(key, symbol, watching)
+        self.quiet.after_last(venue, symbol, watching, out)
         return out
 
     def _on_book(self, event: BookTop) -> list[EngineEvent]:
@@ -528,17 +389,6 @@ class Engine:
             )
             out += desk.place(request, command.ts, prices, role=role, bracket=bracket)
         return out
-
-
-def _symbols_of(event: EngineEvent) -> tuple[str, ...]:
-    if isinstance(event, PositionLiquidated):
-        return tuple(p.symbol for p in event.liquidation.positions)
-    if isinstance(event, FundingSettled):
-        return (event.funding.symbol,)
-    if isinstance(event, OrderFilled):
-        return (event.fill.symbol,)
-    found = getattr(event, "symbol", None)
-    return (found,) if isinstance(found, str) else ()
 
 
 def _positive(price: Decimal, what: str, symbol: str) -> None:

@@ -4,21 +4,31 @@ must give the same outputs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from bot.core.alerting.price_rules import AlertRules
 from bot.core.engine import Engine
+from bot.core.ledger.account import Account
+from bot.core.speed.quiet_ticks import QuietTicks
+from bot.core.values import ZERO
 
 
-class EngineInFull(Engine):
+class NeverQuiet(QuietTicks):
     """Learns no quiet band: every mark and last price goes through the triggers, the
     liquidation check and funding."""
 
-    def _learn_mark_band(self, *_args: Any) -> None:
+    def learn_mark_band(self, *_args: Any) -> None:
         return None
 
-    def _learn_last_band(self, *_args: Any) -> None:
+    def learn_last_band(self, *_args: Any) -> None:
         return None
+
+
+class EngineInFull(Engine):
+    def __init__(self, accounts: Mapping[str, Account], slippage_bps: Decimal = ZERO) -> None:
+        super().__init__(accounts, slippage_bps, quiet=NeverQuiet)
 
 
 class RulesInFull(AlertRules):
