@@ -1,6 +1,6 @@
-"""The engine and the alert rules without their shortcuts (bot/core/speed, the quiet memos):
-every tick worked out in full. The differential tests compare them with the real ones, which
-must give the same outputs."""
+"""The engine and the alert rules without their shortcuts (bot/core/speed: the quiet ticks
+and the calm rules): every tick worked out in full. The differential tests compare them with
+the real ones, which must give the same outputs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from bot.core.alerting.price_rules import AlertRules
+from bot.core.alerting.settings import RuleBook
 from bot.core.engine import Engine
 from bot.core.ledger.account import Account
+from bot.core.speed.calm_rules import CalmRules
 from bot.core.speed.quiet_ticks import QuietTicks
 from bot.core.values import ZERO
 
@@ -31,14 +33,19 @@ class EngineInFull(Engine):
         super().__init__(accounts, slippage_bps, quiet=NeverQuiet)
 
 
-class RulesInFull(AlertRules):
+class NeverCalm(CalmRules):
     """Remembers no quiet evaluation and no calm band: every holder evaluated at every tick."""
 
-    def _quiet_state(self, *_args: Any) -> None:
+    def state(self, *_args: Any) -> None:
         return None
 
-    def _holder_band(self, *_args: Any) -> None:
+    def holder_band(self, *_args: Any) -> None:
         return None
+
+
+class RulesInFull(AlertRules):
+    def __init__(self, engine: Engine, book: RuleBook | None = None) -> None:
+        super().__init__(engine, book, calm=NeverCalm)
 
 
 def engine_class(shortcuts: bool) -> type[Engine]:

@@ -34,38 +34,16 @@ from bot.core.feed_events import FeedRecovered, FeedStale
 from bot.core.ledger.account import Account, Position
 from bot.core.ledger.risk import RiskView, RiskViews
 from bot.core.market import LastPrice, MarkPrice, Trade
-from bot.core.orders.desk import AccountDesk
 from bot.core.prices import SymbolPrices
 from bot.core.speed.bands import (
     EVERYWHERE,
-    Allocation,
-    Band,
-    allocate,
-    around,
-    far_inside,
-    isolated_width,
     within,
 )
+from bot.core.speed.calm_rules import CalmRules, nearer
 from bot.core.values import ZERO, MarginMode, approx, div, fmt
 
 NS = 1_000_000_000
 _PRICE_EVENTS = frozenset({MarkPrice, Trade, LastPrice})
-
-
-@dataclass(slots=True)
-class _Calm:
-    """A symbol every holder of which was found calm."""
-
-    stamp: int  # the engine's stamp of the symbol then
-    band: Band  # the marks at which no holder's ratio crosses a level
-    threshold: Decimal  # the lowest divergence threshold of the holders
-    near: Decimal | None  # the widest near-liquidation distance; None: a liquidation price
-    # may lie inside the band
-    window_mark: Decimal | None = None
-    window: Band = EVERYWHERE  # last prices surely within `threshold` of `window_mark`
-
-
-_SURELY = Decimal(1) - Decimal("1e-20")
 
 
 @dataclass(slots=True)
@@ -77,28 +55,22 @@ class _Latch:
 
 
 class AlertRules:
-    def __init__(self, engine: Engine, book: RuleBook | None = None) -> None:
+    def __init__(
+        self, engine: Engine, book: RuleBook | None = None, calm: type[CalmRules] = CalmRules
+    ) -> None:
+        """`calm`: the rules' shortcuts (bot/core/speed; the differential tests give one that
+        never remembers)."""
         self.engine = engine
         self._board = engine.prices.symbols
         self._stamped = engine.stamps.symbols  # the engine's change stamps, by symbol
         self.book = book or RuleBook()
         self._latches: dict[tuple[str, ...], _Latch] = {}
         self.views = RiskViews()
-        # (account, symbol) → ((mark, index, ledger state), last, divergence latches armed) of
-        # the last evaluation that changed nothing.
-        self._quiet: dict[tuple[str, str], tuple[tuple[object, ...], object, bool]] = {}
         self._held_back = False
         self._moved = False  # a latch was made or changed by the evaluation under way
         self._level_moved = False  # a risk latch changed level: the ratio limits moved
         self._settings: dict[tuple[str, str], RuleSettings] = {}  # the book's answers
-        # (venue, symbol) → when every account holding it was last found quiet and armed
-        # (see `_on_price`).
-        self._calm: dict[tuple[str, str], _Calm] = {}
-        # (account, symbol) → (symbol stamp, band, no liquidation price inside it) of one holder
-        # found calm: `_calm` for one
-        self._held_calm: dict[tuple[str, str], tuple[int, Band, bool]] = {}
-        # account → the bands of its cross symbols in which its cross ratio crosses no level
-        self._allocations: dict[str, Allocation] = {}
+        self.calm = calm(engine.stamps, self._ratio_limits)
 
     def on_event(self, event: Any) -> list[Alert]:
         kind = type(event)
@@ -125,32 +97,9 @@ class AlertRules:
         mark, last = prices.mark, prices.last
         if mark is None:
             return []
-        # Every account holding the symbol was found calm (see `_evaluate`), no position of the
-        # symbol or wallet behind it changed since, the mark stayed inside the band in which no
-        # margin ratio can cross a level (`bands.py`), and either mark and last stay closer
-        # than any divergence threshold, or both are farther from the band's edges than any
-        # near-liquidation distance while no liquidation price can lie inside the band: every
-        # rule would stay silent and no latch would move.
-        calm = self._calm.get((venue, symbol))
-        if (
-            calm is not None
-            and calm.stamp == self._stamped.get(symbol, 0)
-            and calm.band[0] < mark < calm.band[1]
-        ):
-            if last is None:
-                return []
-            if calm.window_mark is not mark:
-                # Last prices surely closer to this mark than the threshold: two comparisons
-                # instead of a division at every trade (the margin covers the division's
-                # rounding; outside it the division decides, as the rule would).
-                reach = calm.threshold * mark * _SURELY
-                calm.window, calm.window_mark = (mark - reach, mark + reach), mark
-            if (
-                calm.window[0] < last < calm.window[1]
-                or div(abs(mark - last), mark) < calm.threshold
-                or (calm.near is not None and _far(calm.band, mark, last, calm.near))
-            ):
-                return []
+        # Every holder calm, and this tick can make no rule fire (bot/core/speed/calm_rules.py).
+        if self.calm.symbol_is_calm(venue, symbol, mark, last):
+            return []
         return self._holders(venue, symbol, prices, mark, last, ts)
 
     def _holders(
@@ -164,15 +113,13 @@ class AlertRules:
     ) -> list[Alert]:
         """Each holder of the symbol, evaluated unless calm itself; the symbol's calm kept."""
         alerts: list[Alert] = []
+        calm = self.calm
         all_calm = True
         threshold: Decimal | None = None
         stamp = self._stamped.get(symbol, 0)
         divergence = ZERO if last is None else div(abs(mark - last), mark)
         holders = [d for d in self.engine.desks_on(venue) if d.account.holds(symbol)]
-        for desk in holders:
-            allocation = self._allocations.get(desk.name)
-            if allocation is not None and allocation.left(symbol, mark):
-                self._forget_allocation(desk.name, venue)
+        calm.left_allocations(holders, symbol, mark)
         band = EVERYWHERE
         near: Decimal | None = ZERO  # the widest near-liquidation distance, None if unsafe
         for desk in holders:
@@ -180,104 +127,26 @@ class AlertRules:
             threshold = (
                 settings.divergence if threshold is None else min(threshold, settings.divergence)
             )
-            # The same test for one holder: while another holder keeps the symbol busy, a
-            # calm one costs a comparison, not an evaluation.
-            key = (desk.name, symbol)
-            held = self._held_calm.get(key)
-            if (
-                held is not None
-                and held[0] == stamp
-                and held[1][0] < mark < held[1][1]
-                and (
-                    last is None
-                    or divergence < settings.divergence
-                    or (held[2] and _far(held[1], mark, last, settings.near_liquidation))
-                )
-            ):
+            held = calm.holder_calm(
+                (desk.name, symbol), stamp, mark, last, divergence, settings.divergence,
+                settings.near_liquidation,
+            )  # fmt: skip
+            if held is not None:
                 band = within(band, held[1])
-                near = _nearer(near, held[2], settings.near_liquidation)
+                near = nearer(near, held[2], settings.near_liquidation)
                 continue
             found, account_calm = self._evaluate(
                 desk.name, desk.account, symbol, prices, settings, ts
             )
             alerts += found
-            own = self._holder_band(desk, symbol, mark) if account_calm else None
+            own = calm.after_evaluation(desk, symbol, stamp, mark, account_calm)
             if own is None:
-                self._held_calm.pop(key, None)
                 all_calm = False
             else:
-                self._held_calm[key] = (stamp, *own)
                 band = within(band, own[0])
-                near = _nearer(near, own[1], settings.near_liquidation)
-        if all_calm and threshold is not None:
-            self._calm[(venue, symbol)] = _Calm(stamp, band, threshold, near)
-        else:
-            self._calm.pop((venue, symbol), None)
+                near = nearer(near, own[1], settings.near_liquidation)
+        calm.remember_symbol(venue, symbol, stamp, band, threshold, near, all_calm)
         return alerts
-
-    # -- the shortcuts' seam: a subclass without them (the differential tests') returns None
-    # from both, and every tick is evaluated in full ----------------------------------------
-
-    def _quiet_state(self, account: Account, symbol: str) -> tuple[object, ...] | None:
-        """What an evaluation of the holder depends on besides the prices and the latches:
-        the same state at the same prices as a quiet evaluation is quiet again."""
-        return _ledger_state(account, symbol)
-
-    def _holder_band(
-        self, desk: AccountDesk, symbol: str, mark: Decimal
-    ) -> tuple[Band, bool] | None:
-        """The marks of the symbol at which none of the holder's margin ratios crosses a level
-        of its risk latch (for cross positions: while the account's other marks stay in their
-        allocated bands), and whether no position can be liquidated inside them either (every
-        ratio kept below a ceiling of at most 1): then no liquidation price lies inside."""
-        band = EVERYWHERE
-        unliquidated = True
-        account = desk.account
-        if account.has_cross_on(symbol):
-            allocation = self._allocations.get(desk.name)
-            if allocation is None or allocation.stamp != account.ledger_epoch():
-                allocation = self._allocate(desk.name, account)
-                if allocation is None:
-                    return None
-            band = allocation.bands[symbol]
-            unliquidated = allocation.unliquidated
-        for position in account.positions_of(symbol):
-            if position.margin_mode is MarginMode.ISOLATED:
-                floor, ceiling = self._ratio_limits(desk.name, position)
-                width = isolated_width(account, position, floor, ceiling)
-                if width is None:
-                    return None
-                band = within(band, around(mark, width))
-                unliquidated = unliquidated and ceiling is not None and ceiling <= 1
-        return band, unliquidated
-
-    def _allocate(self, name: str, account: Account) -> Allocation | None:
-        floors, ceilings = [], []
-        for position in account.cross_positions():
-            floor, ceiling = self._ratio_limits(name, position)
-            if floor is not None:
-                floors.append(floor)
-            if ceiling is not None:
-                ceilings.append(ceiling)
-        allocation = allocate(
-            account,
-            account.ledger_epoch(),
-            max(floors) if floors else None,
-            min(ceilings) if ceilings else None,
-        )
-        if allocation is None:
-            self._allocations.pop(name, None)
-        else:
-            self._allocations[name] = allocation
-        return allocation
-
-    def _forget_allocation(self, name: str, venue: str) -> None:
-        """The account's allocation no longer holds: neither do the bands cut to it."""
-        allocation = self._allocations.pop(name, None)
-        if allocation is not None:
-            for symbol in allocation.bands:
-                self._calm.pop((venue, symbol), None)
-                self._held_calm.pop((name, symbol), None)
 
     def _ratio_limits(self, name: str, position: Position) -> tuple[Decimal | None, Decimal | None]:
         """The margin ratios between which the position's risk rule stays silent: down to the
@@ -316,22 +185,12 @@ class AlertRules:
         # alone, when every divergence latch is armed and mark and last stay closer than the
         # divergence threshold: the risk rule does not read the last price, and the divergence
         # rule cannot fire.
-        state = self._quiet_state(account, symbol)
+        state = self.calm.state(account, symbol)
         inputs = (mark, index, state)
-        quiet = self._quiet.get(quiet_key) if state is not None else None
-        if (
-            quiet is not None
-            and quiet[0] == inputs
-            and (
-                quiet[1] == last
-                or (
-                    quiet[2]
-                    and last is not None
-                    and div(abs(mark - last), mark) < settings.divergence
-                )
-            )
-        ):
-            return [], quiet[2]
+        if state is not None:
+            armed = self.calm.unchanged(quiet_key, inputs, mark, last, settings.divergence)
+            if armed is not None:
+                return [], armed
         self._held_back = self._moved = self._level_moved = False
         found: list[Alert] = []
         views, cross_ratio = self.views.of(account, symbol)
@@ -339,13 +198,13 @@ class AlertRules:
             found += self._divergence(name, position, mark, last, index, cross_ratio, settings, ts)
             found += self._risk(name, position, settings, ts)
         if state is None or found or self._held_back or self._moved:
-            self._quiet.pop(quiet_key, None)
+            self.calm.memo.pop(quiet_key, None)
             if self._level_moved:
-                self._forget_allocation(name, str(account.venue))
+                self.calm.forget_allocation(name, str(account.venue))
             return found, False
         # Every divergence latch armed (a latch not made yet is an armed one).
         armed = all(self._armed((name, symbol, v.slot, "divergence")) for v in views)
-        self._quiet[quiet_key] = (inputs, last, armed)
+        self.calm.memo[quiet_key] = (inputs, last, armed)
         return found, armed
 
     def _armed(self, key: tuple[str, ...]) -> bool:
@@ -504,23 +363,3 @@ class AlertRules:
                 ("liquidation_price", fmt(p.liquidation_price) if p.liquidation_price else None),
             ),
         )
-
-
-def _far(band: Band, mark: Decimal, last: Decimal, near: Decimal) -> bool:
-    """Mark and last both farther than `near` from the edges of a band no liquidation price
-    lies inside: the divergence rule cannot fire, however far apart they are."""
-    return far_inside(band, mark, near) and far_inside(band, last, near)
-
-
-def _nearer(near: Decimal | None, unliquidated: bool, distance: Decimal) -> Decimal | None:
-    return None if near is None or not unliquidated else max(near, distance)
-
-
-def _ledger_state(account: Account, symbol: str) -> tuple[object, ...]:
-    """Everything of the ledger the price rules read for the symbol's positions: the positions
-    (by the ledger's stamp, which changes with any of them) and the wallet; for cross positions
-    sharing the wallet with other symbols', also the cross totals, through which the others'
-    marks and positions reach their margin ratio and liquidation price."""
-    if account.has_cross_beyond(symbol) and account.has_cross_on(symbol):
-        return (account.wallet_balance, account.ledger_stamp(symbol), account.cross_totals())
-    return (account.wallet_balance, account.ledger_stamp(symbol))
