@@ -56,7 +56,7 @@ Input = MarketEvent | Command | LoadInstruments
 _MARKET_INPUTS = frozenset({MarkPrice, Trade, LastPrice, BookTop})
 
 
-_DERIVED = ("quiet", "stamps", "_stamped", "_quiet_class")
+_DERIVED = ("quiet", "stamps", "_stamped", "_quiet_class", "_mark_inside", "_last_bands")
 
 
 class Engine:
@@ -124,6 +124,9 @@ class Engine:
         for desk in self.desks.values():
             desk.account.attach(self.stamps)
         self.quiet = self._quiet_class(self)
+        # Bound once: asked at every mark and every trade.
+        self._mark_inside = self.quiet.mark_inside
+        self._last_bands = self.quiet.last_bands
 
     def reads(self, event: object) -> bool:
         """Whether `step` would look at this event (the rest need not be journaled)."""
@@ -149,7 +152,7 @@ class Engine:
             prices.index = index
         prices.ts_event = event.ts_event
         settle = self._funding_due(event)
-        if settle is None and self.quiet.mark_inside(event):
+        if settle is None and self._mark_inside(event):
             return []  # inside the symbol's quiet band: the marks are recorded, nothing else
         out = self._mark_in_full(event, prices, settle)
         self.quiet.after_mark(event, out)
@@ -216,7 +219,14 @@ class Engine:
             prices = self.prices.get(venue, symbol)
         prices.last = price
         prices.ts_event = ts
-        if self.quiet.last_inside(venue, symbol, price):
+        # The quiet ticks' last-price band (bot/core/speed/quiet_ticks.py), read here: this
+        # runs at every trade, and a call costs more than the comparison.
+        quiet = self._last_bands.get((venue, symbol))
+        if (
+            quiet is not None
+            and quiet[0] == self._stamped.get(symbol, 0)
+            and quiet[1][0] < price < quiet[1][1]
+        ):
             return []
         watching = [d for d, orders in self._orders_by_venue.get(venue, ()) if orders.get(symbol)]
         if not watching:

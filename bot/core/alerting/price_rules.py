@@ -71,6 +71,7 @@ class AlertRules:
         self._level_moved = False  # a risk latch changed level: the ratio limits moved
         self._settings: dict[tuple[str, str], RuleSettings] = {}  # the book's answers
         self.calm = calm(engine.stamps, self._ratio_limits)
+        self._symbol_is_calm = self.calm.symbol_is_calm  # bound once: asked at every tick
 
     def on_event(self, event: Any) -> list[Alert]:
         kind = type(event)
@@ -98,7 +99,7 @@ class AlertRules:
         if mark is None:
             return []
         # Every holder calm, and this tick can make no rule fire (bot/core/speed/calm_rules.py).
-        if self.calm.symbol_is_calm(venue, symbol, mark, last):
+        if self._symbol_is_calm(venue, symbol, mark, last):
             return []
         return self._holders(venue, symbol, prices, mark, last, ts)
 

@@ -62,13 +62,18 @@ class QuietTicks:
     def __init__(self, engine: Ticked) -> None:
         self.engine = engine
         self.stamped = engine.stamps.symbols
-        self.forget_all()
-
-    def forget_all(self) -> None:
         self.mark_bands: dict[tuple[str, str], QuietMark] = {}
+        # (venue, symbol) → (the symbol's stamp, the band); the engine reads it at every trade
         self.last_bands: dict[tuple[str, str], tuple[int, Band]] = {}
         self.allocations: dict[str, Allocation] = {}
         self.backoff: dict[tuple[str, str], tuple[int, int]] = {}  # (level, ticks to wait)
+
+    def forget_all(self) -> None:
+        """Cleared, not replaced: the engine holds `last_bands` itself."""
+        self.mark_bands.clear()
+        self.last_bands.clear()
+        self.allocations.clear()
+        self.backoff.clear()
 
     # -- marks -----------------------------------------------------------------------------
 
