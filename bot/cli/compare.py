@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from bot.compare.whatif import Finished, Scenario, WhatIf
+from bot.display import money, percent
 from bot.errors import InputError
 from bot.files import replacing
 from bot.session.replay import replay
@@ -75,11 +76,8 @@ def compare(session: Path, scenario: Scenario) -> dict[str, Any]:
 
 
 def _table(document: dict[str, Any]) -> str:
-    def money(text: str | None) -> str:
-        return "-" if text is None else f"{Decimal(text):,.2f}"
-
     def pct(closest: dict[str, Any] | None) -> str:
-        return "-" if closest is None else f"{Decimal(closest['distance']) * 100:.2f} %"
+        return percent(closest["distance"] if closest else None)
 
     rows = [
         f"{'leverage':>8}  {'mode':<9} {'liquidated':<27} {'equity after':>13} "

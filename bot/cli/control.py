@@ -15,6 +15,7 @@ import orjson
 from bot.config import load_config
 from bot.control.socket_server import send
 from bot.core.orders.model import OrderType
+from bot.display import money, percent
 from bot.errors import InputError, MarginbotError, TransientError
 
 DEFAULT_SOCKET = Path("logs/marginbot.sock")
@@ -103,23 +104,7 @@ def _setting_line(change: dict[str, Any]) -> str:
     return "setting changed: " + _flat(change)
 
 
-def _money(value: Any) -> str:
-    """Two places, as `status` shows money and prices; '-' for none."""
-    if value is None:
-        return "-"
-    try:
-        return f"{Decimal(str(value)):,.2f}"
-    except ArithmeticError:
-        return str(value)
-
-
-def _percent(value: Any) -> str:
-    if value is None:
-        return "-"
-    try:
-        return f"{Decimal(str(value)) * 100:.2f} %"
-    except ArithmeticError:
-        return str(value)
+_money, _percent = money, percent  # as `status` shows them (bot/display.py)
 
 
 def _event_line(event: dict[str, Any]) -> str | None:

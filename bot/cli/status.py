@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +14,12 @@ from rich.table import Table
 
 from bot.cli.control import _call
 from bot.config import Config, load_config
+from bot.display import money, percent
 from bot.errors import ConfigError, MarginbotError
 from bot.strategy import load_strategy
 from bot.testnet.credentials import load_credentials
 
-
-def _pct(text: str | None) -> str:
-    return "-" if text is None else f"{Decimal(text) * 100:.2f} %"
-
-
-def _money(text: str | None) -> str:
-    return "-" if text is None else f"{Decimal(text):,.2f}"
+_pct, _money = percent, money  # bot/display.py
 
 
 def show_status(args: argparse.Namespace) -> int:

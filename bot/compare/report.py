@@ -7,11 +7,13 @@ mode's margin ratio."""
 from __future__ import annotations
 
 import html
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from bot.display import money as _money
+from bot.display import percent
 
 VENDOR = Path(__file__).resolve().parent.parent / "web/static/vendor"
 LIBRARY = VENDOR / "lightweight-charts.standalone.production.js"
@@ -97,12 +99,8 @@ window.report = { ready: true, points: rows.length, markers: markers.length };
 """
 
 
-def _money(text: str | None) -> str:
-    return "-" if text is None else f"{Decimal(text):,.2f}"
-
-
 def _pct(closest: dict[str, Any] | None) -> str:
-    return "-" if closest is None else f"{Decimal(closest['distance']) * 100:.2f} %"
+    return percent(closest["distance"] if closest else None)
 
 
 def _row(label: str, mode: dict[str, Any]) -> str:

@@ -34,6 +34,8 @@ from bot.core.ledger.liquidation import liquidation_price
 from bot.core.market import LastPrice, MarketEvent, MarkPrice, Trade
 from bot.core.orders.model import OrderRequest, OrderType
 from bot.core.values import ZERO, MarginMode, OrderSide, Side, Venue, fmt
+from bot.display import money as _money
+from bot.display import percent
 from bot.errors import InputError
 from bot.markets.snapshot import bundled_for
 
@@ -430,12 +432,8 @@ class WhatIf:
         }
 
 
-def _money(text: str | None) -> str:
-    return "-" if text is None else f"{Decimal(text):,.2f}"
-
-
 def _pct(closest: dict[str, Any] | None) -> str:
-    return "-" if closest is None else f"{Decimal(closest['distance']) * 100:.2f} %"
+    return percent(closest["distance"] if closest else None)
 
 
 def verdict(document: dict[str, Any]) -> str:

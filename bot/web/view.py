@@ -16,14 +16,7 @@ from bot.core.kernel import Kernel
 from bot.core.ledger.figures import PositionFigures
 from bot.core.prices import SymbolPrices
 from bot.core.values import Side
-
-
-def money(value: Decimal | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
-def percent(value: Decimal | None) -> str:
-    return "-" if value is None else f"{value * 100:.2f} %"
+from bot.display import money, percent
 
 
 def distance(side: Side, price: Decimal | None, liquidation: Decimal | None) -> Decimal | None:
