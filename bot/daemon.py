@@ -41,7 +41,6 @@ from bot.core.alerting.alert import Alert, Severity
 from bot.core.alerting.settings import RuleBook, RuleSettings
 from bot.core.commands import ClosePosition, LoadInstruments, PlaceOrder
 from bot.core.engine import Engine, Input
-from bot.core.engine_events import EngineEvent
 from bot.core.feed_events import FeedEvent
 from bot.core.kernel import EMPTY, Kernel, Step
 from bot.core.ledger.account import Account, FeeSchedule
@@ -425,7 +424,7 @@ class Daemon:
             kind = (getattr(event, "venue", ""), kind_of(type(event)))
             counts[kind] = counts.get(kind, 0) + 1
             if isinstance(event, FeedEvent):
-                step = self.kernel.step(event, f"feed.{self.steps}")
+                step = self.kernel.step(event, "feed")
                 self._raise(list(step.alerts))  # a process alert: a fresh id, not a replayed one
                 continue
             step = self._step(event, record, index)
@@ -475,7 +474,9 @@ class Daemon:
                     self.events_out.write(alert_line(alert, alert_id))
                 self.events_out.flush()
 
-    def _effect(self, event: EngineEvent) -> None:
+    def _effect(self, event: Any) -> None:
+        """One event (the engine's, or the testnet venue's) to the mirror, --events-out and the
+        terminal."""
         self.testnet.on_event(event)
         if self.events_out is not None:
             self.events_out.write(event_line(event))
@@ -489,14 +490,7 @@ class Daemon:
         """What the testnet coordinator reports (mirrored orders, reconciliation): shown and
         written like engine events; a drift raises its alert (of this process, not replayed)."""
         for event in events:
-            self.testnet.on_event(event)  # the venue answered: time to reconcile
-            if self.events_out is not None:
-                self.events_out.write(event_line(event))
-                self.events_out.flush()
-            line = describe(event)
-            if line is not None:
-                self.out.write(line + "\n")
-                self.out.flush()
+            self._effect(event)  # the coordinator hears it too: the venue answered, reconcile
             if isinstance(event, ReconciliationDrift):
                 drift = event.drift
                 self._raise(

@@ -227,7 +227,7 @@ class LiveDemo:
                 # Each demo tells its story from the start: a fresh ledger, not the last one's.
                 state=StateConfig(directory=str(self.workdir / "state")),
             )
-            config = _free_web_port(config)
+            config = _free_ports(config)
             daemon = DemoDaemon(self.run, config, None, self.out)
             subscribed = asyncio.Event()
             viewer = asyncio.create_task(self._follow_alerts(config, subscribed))
@@ -326,7 +326,7 @@ def _taken(host: str, port: int) -> bool:
     return False
 
 
-def _free_web_port(config: Config) -> Config:
+def _free_ports(config: Config) -> Config:
     """The demo's page and metrics on their configured ports, or on free ones when those are
     taken (a second demo, say): the addresses are printed either way."""
     web, metrics = config.web, config.metrics

@@ -336,7 +336,9 @@ class WhatIf:
             raise InputError(
                 f"compare: the session has no {s.venue} {s.symbol} trade"
                 + (" at or after the entry time" if s.entry_ns is not None else "")
-                + " with a mark price before it: nothing to open at"
+                + " with a mark price before it: nothing to open at. Check --symbol and --venue"
+                " against the session (`marginbot replay FILE` lists what it holds) and give an"
+                " --entry time inside it"
             )
         mark = prices.mark if prices else None
         last = prices.last if prices else None
