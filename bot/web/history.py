@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.alerts.payloads import iso
 from bot.core.alerting.alert import Alert
+from bot.session.events_out import alert_json
 
 NS = 1_000_000_000
 
@@ -29,11 +30,6 @@ class PricePoint:
         return [self.second, self.mark, self.last]
 
 
-@dataclass(slots=True)
-class SymbolHistory:
-    points: deque[PricePoint]
-
-
 @dataclass
 class History:
     """Bounded: `points` per symbol, `alerts` in all. `seq` grows with every change."""
@@ -41,17 +37,16 @@ class History:
     points: int = 3600
     alerts: int = 200
     seq: int = 0
-    symbols: dict[str, SymbolHistory] = field(default_factory=dict)
+    symbols: dict[str, deque[PricePoint]] = field(default_factory=dict)
     alert_log: deque[tuple[int, dict[str, Any]]] = field(default_factory=deque)
 
     def price(self, key: str, ts_event: int, mark: Decimal | None, last: Decimal | None) -> None:
         """The symbol's mark and last after an input of exchange time `ts_event` (ns)."""
-        history = self.symbols.get(key)
-        if history is None:
-            history = self.symbols[key] = SymbolHistory(deque(maxlen=self.points))
+        points = self.symbols.get(key)
+        if points is None:
+            points = self.symbols[key] = deque(maxlen=self.points)
         second = ts_event // NS
         self.seq += 1
-        points = history.points
         mark_f = float(mark) if mark is not None else None
         last_f = float(last) if last is not None else None
         if points and second <= points[-1].second:
@@ -71,9 +66,9 @@ class History:
     def points_since(self, seq: int) -> dict[str, list[list[Any]]]:
         """Every point that changed after `seq`, oldest first, by symbol."""
         changed: dict[str, list[list[Any]]] = {}
-        for key, history in self.symbols.items():
+        for key, points in self.symbols.items():
             rows: list[list[Any]] = []
-            for point in reversed(history.points):
+            for point in reversed(points):
                 if point.seq <= seq:
                     break  # only the newest point ever changes, so older ones are older still
                 rows.append(point.row())
@@ -87,13 +82,9 @@ class History:
 
 
 def alert_row(alert: Alert, alert_id: str) -> dict[str, Any]:
+    """The alert as `--events-out` writes it, with the times the page shows and charts."""
     return {
-        "id": alert_id,
-        "kind": alert.kind,
-        "severity": alert.severity.value,
-        "account": alert.account,
-        "symbol": alert.symbol,
-        "message": alert.message,
+        **alert_json(alert, alert_id),
         "time": iso(alert.ts_event) if alert.ts_event else None,
         "second": alert.ts_event // NS if alert.ts_event else None,
     }
