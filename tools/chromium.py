@@ -172,3 +172,26 @@ class Chromium:
         if path is not None:
             path.write_bytes(png)
         return png
+
+
+_PIXELS = """
+(() => {
+  const [r, g, b] = %s;
+  let count = 0;
+  for (const canvas of document.querySelectorAll(%s)) {
+    if (!canvas.width || !canvas.height) continue;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - r) < %d && Math.abs(data[i + 1] - g) < %d
+          && Math.abs(data[i + 2] - b) < %d && data[i + 3] > 200) count++;
+    }
+  }
+  return count;
+})()
+"""
+
+
+def coloured_pixels(canvases: str, rgb: tuple[int, int, int], tolerance: int = 14) -> str:
+    """A page expression: how many opaque pixels of about this colour the canvases matched by
+    the CSS selector `canvases` hold — a line drawn, not just a canvas on the page."""
+    return _PIXELS % (list(rgb), orjson.dumps(canvases).decode(), tolerance, tolerance, tolerance)

@@ -15,29 +15,14 @@ from bot.compare.report import render
 from bot.compare.whatif import Scenario
 from bot.session.importers import import_scenario
 from tests.conftest import ROOT
-from tools.chromium import Chromium, chromium_binary
+from tools.chromium import Chromium, chromium_binary, coloured_pixels
 
 if chromium_binary() is None:
     if os.environ.get("CI"):
         pytest.fail("CI needs chromium for the report's test (make setup installs it)")
     pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-PIXELS = """
-(() => {
-  const [r, g, b] = %s;
-  let count = 0;
-  for (const canvas of document.querySelectorAll('#%s canvas')) {
-    if (!canvas.width || !canvas.height) continue;
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    for (let i = 0; i < data.length; i += 4) {
-      if (Math.abs(data[i] - r) < 14 && Math.abs(data[i + 1] - g) < 14
-          && Math.abs(data[i + 2] - b) < 14 && data[i + 3] > 200) count++;
-    }
-  }
-  return count;
-})()
-"""
-MARK, ISOLATED, CROSS = "[245, 166, 35]", "[255, 92, 92]", "[176, 132, 255]"
+MARK, ISOLATED, CROSS = (245, 166, 35), (255, 92, 92), (176, 132, 255)
 
 
 async def test_the_report_draws_its_charts_offline(tmp_path: Path) -> None:
@@ -54,9 +39,11 @@ async def test_the_report_draws_its_charts_offline(tmp_path: Path) -> None:
         verdict = await browser.evaluate("document.getElementById('verdict').textContent")
         assert verdict.startswith("Isolated at 10x was liquidated at mark")
         # Drawn: the mark in the price chart, each mode's line in the equity and ratio charts.
-        assert await browser.evaluate(PIXELS % (MARK, "prices")) > 100
-        assert await browser.evaluate(PIXELS % (ISOLATED, "prices")) > 50  # its liquidation
+        assert await browser.evaluate(coloured_pixels("#prices canvas", MARK)) > 100
+        assert (
+            await browser.evaluate(coloured_pixels("#prices canvas", ISOLATED)) > 50
+        )  # its liquidation
         for chart in ("equity", "ratio"):
-            assert await browser.evaluate(PIXELS % (ISOLATED, chart)) > 50, chart
-            assert await browser.evaluate(PIXELS % (CROSS, chart)) > 50, chart
+            assert await browser.evaluate(coloured_pixels(f"#{chart} canvas", ISOLATED)) > 50, chart
+            assert await browser.evaluate(coloured_pixels(f"#{chart} canvas", CROSS)) > 50, chart
         assert browser.console == []

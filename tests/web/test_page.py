@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.ledger.figures import account_figures
 from bot.daemon import Daemon
-from tools.chromium import Chromium, chromium_binary
+from tools.chromium import Chromium, chromium_binary, coloured_pixels
 
 if chromium_binary() is None:
     if os.environ.get("CI"):
@@ -17,24 +17,9 @@ if chromium_binary() is None:
     pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 KEY = "binance:BTCUSDT"
-# Pixels of a colour on the chart's canvases: drawn lines, not just elements on the page.
-COLOURED_PIXELS = """
-(() => {
-  const [r, g, b] = %s;
-  let count = 0;
-  for (const canvas of document.querySelectorAll('.chart-box[data-key="%s"] canvas')) {
-    if (!canvas.width || !canvas.height) continue;
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    for (let i = 0; i < data.length; i += 4) {
-      if (Math.abs(data[i] - r) < 12 && Math.abs(data[i + 1] - g) < 12
-          && Math.abs(data[i + 2] - b) < 12 && data[i + 3] > 200) count++;
-    }
-  }
-  return count;
-})()
-"""
-MARK_ORANGE = "[245, 166, 35]"
-LIQUIDATION_RED = "[255, 92, 92]"
+MARK_ORANGE = (245, 166, 35)
+LIQUIDATION_RED = (255, 92, 92)
+CHART = f'.chart-box[data-key="{KEY}"] canvas'
 
 
 def _text(selector: str) -> str:
@@ -65,9 +50,9 @@ async def test_the_page_shows_accounts_positions_liquidation_and_a_moving_chart(
         iso_line = next(line for line in lines if line["title"] == "liq iso")
         assert iso_line["price"] == pytest.approx(float(iso.liquidation_price))
         # Drawn: the mark's orange line and the liquidation's red dashes are on the canvas.
-        orange = await browser.wait_for(COLOURED_PIXELS % (MARK_ORANGE, KEY))
+        orange = await browser.wait_for(coloured_pixels(CHART, MARK_ORANGE, 12))
         assert orange > 50
-        assert await browser.evaluate(COLOURED_PIXELS % (LIQUIDATION_RED, KEY)) > 50
+        assert await browser.evaluate(coloured_pixels(CHART, LIQUIDATION_RED, 12)) > 50
         # Moving: new points reach the chart as the simulator's prices move.
         points = await browser.evaluate(f"window.marginbot.points({KEY!r})")
         updates = await browser.evaluate("window.marginbot.updates")
