@@ -12,18 +12,15 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
-from bot import __version__
 from bot.cli.compare import compare
 from bot.compare.report import render
 from bot.compare.whatif import Scenario
-from bot.session.format import SessionHeader
-from bot.session.io import SessionWriter
+from bot.session.importers import write_source
 from bot.sim.scenario import load_scenario
 from bot.sim.sources import SessionSource, SessionThenScenario
 from tools.chromium import Chromium
 
 ROOT = Path(__file__).resolve().parent.parent
-START_MS = 1_700_000_000_000
 
 
 def demo_session(path: Path) -> None:
@@ -31,14 +28,7 @@ def demo_session(path: Path) -> None:
         SessionSource(ROOT / "bot/data/sessions/binance-btcusdt-20230404.jsonl.gz", ("binance",)),
         load_scenario(ROOT / "config/scenarios/crash.toml"),
     )
-    header = SessionHeader(("binance",), ("BTCUSDT",), START_MS * 10**6, __version__)
-    with SessionWriter(path, header) as writer:
-        for conn in ("binance.public.1", "binance.market.1"):
-            writer.write({"t": "connect", "conn": conn, "ts": START_MS * 10**6,
-                          "venue": "binance", "url": "wss://fstream.binance.com"})  # fmt: skip
-        for item in source.frames(START_MS):
-            conn = "binance.market.1" if "@markPrice" in item.topic else "binance.public.1"
-            writer.recv(conn, START_MS * 10**6 + int(item.t_s * 1e9), item.text)
+    write_source(source, path, ("BTCUSDT",), {"made_by": "tools/compare_screenshot.py"})
 
 
 async def main(out: Path) -> None:

@@ -11,7 +11,7 @@ Formats are described in shared/data/SOURCES.md:
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -175,13 +175,34 @@ def import_cryptofeed(path: Path, out: Path) -> int:
 
 def import_scenario(path: Path, out: Path, start_ms: int = 1_700_000_000_000) -> int:
     """A simulator scenario (config/scenarios/*.toml) → the session a daemon would record from
-    `marginbot sim --scenario` (Binance frames, each routed to the endpoint that serves it),
-    at a fixed start time, so that the same scenario gives the same session."""
+    `marginbot sim --scenario`, at a fixed start time, so that the same scenario gives the same
+    session."""
     from bot.sim.scenario import load_scenario  # noqa: PLC0415 — the simulator's, on demand
     from bot.sim.sources import ScenarioSource  # noqa: PLC0415
 
     scenario = load_scenario(path)
-    lower = [s.lower() for s in scenario.symbols]
+    return write_source(
+        ScenarioSource(scenario, ("binance",)),
+        out,
+        tuple(scenario.symbols),
+        {"imported_from": "scenario", "scenario": scenario.name, "file": path.name},
+        inputs=[path],
+        start_ms=start_ms,
+    )
+
+
+def write_source(
+    source: Any,
+    out: Path,
+    symbols: tuple[str, ...],
+    provenance: dict[str, Any],
+    inputs: Sequence[Path] = (),  # the files it is made from (the output must not be one)
+    start_ms: int = 1_700_000_000_000,
+) -> int:
+    """The Binance frames of a simulator source (bot/sim/sources.py: a scenario, a recorded
+    session, one then the other) → the session a daemon would record from them, each frame on
+    the connection of the endpoint that serves it."""
+    lower = [s.lower() for s in symbols]
     conns = {
         "binance.public.1": "/public/stream?streams="
         + "/".join(f"{s}@trade/{s}@bookTicker" for s in lower),
@@ -189,14 +210,9 @@ def import_scenario(path: Path, out: Path, start_ms: int = 1_700_000_000_000) ->
         + "/".join(f"{s}@markPrice@1s" for s in lower),
     }
     header = SessionHeader(
-        ("binance",),
-        tuple(scenario.symbols),
-        start_ms * 1_000_000,
-        __version__,
-        None,
-        {"imported_from": "scenario", "scenario": scenario.name, "file": path.name},
+        ("binance",), symbols, start_ms * 1_000_000, __version__, None, provenance
     )
-    with replacing(out, [path]) as partial, SessionWriter(partial, header) as writer:
+    with replacing(out, inputs) as partial, SessionWriter(partial, header) as writer:
         for conn, url in conns.items():
             writer.write(
                 {
@@ -207,7 +223,9 @@ def import_scenario(path: Path, out: Path, start_ms: int = 1_700_000_000_000) ->
                     "url": "wss://fstream.binance.com" + url,
                 }
             )
-        for item in ScenarioSource(scenario, ("binance",)).frames(start_ms):
+        for item in source.frames(start_ms):
+            if item.venue != "binance":
+                continue
             conn = "binance.market.1" if "@markPrice" in item.topic else "binance.public.1"
             writer.recv(conn, start_ms * 1_000_000 + int(item.t_s * 1e9), item.text)
         return writer.records

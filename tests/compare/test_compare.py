@@ -23,7 +23,7 @@ from bot.core.orders.model import OrderRequest, OrderType
 from bot.core.values import MarginMode, OrderSide, Venue
 from bot.errors import MarginbotError
 from bot.markets.snapshot import bundled_for
-from bot.session.importers import import_scenario
+from bot.session.importers import import_scenario, write_source
 from bot.session.replay import replay
 from tests.conftest import MARGINBOT, ROOT
 
@@ -119,10 +119,11 @@ def test_the_demo_session_gives_the_demo_outcome(tmp_path: Path) -> None:
     from bot.sim.sources import SessionSource, SessionThenScenario
 
     session = tmp_path / "demo.jsonl.gz"
-    _write(SessionThenScenario(
+    source = SessionThenScenario(
         SessionSource(ROOT / "bot/data/sessions/binance-btcusdt-20230404.jsonl.gz", ("binance",)),
         load_scenario(CRASH),
-    ), session)  # fmt: skip
+    )
+    write_source(source, session, ("BTCUSDT",), {"made_by": "tests/compare"})
     scenario = Scenario("BTCUSDT", "long", D("0.355"), D(10), D(2000), isolated_margin=D(1000))
     result = compare(session, scenario)
     isolated, cross = result["modes"]["isolated"], result["modes"]["cross"]
@@ -131,22 +132,6 @@ def test_the_demo_session_gives_the_demo_outcome(tmp_path: Path) -> None:
     # The isolated liquidation price of the demo: 25,430.80 for the entry at 28,145.20.
     assert round(D(isolated["liquidated_at"]["liquidation_price"]), 2) == D("25430.80")
     assert D(isolated["equity_after"]) == D(isolated["wallet_after"])
-
-
-def _write(source: object, path: Path) -> None:
-    from bot import __version__
-    from bot.session.format import SessionHeader
-    from bot.session.io import SessionWriter
-
-    start_ms = 1_700_000_000_000
-    header = SessionHeader(("binance",), ("BTCUSDT",), start_ms * 10**6, __version__)
-    with SessionWriter(path, header) as writer:
-        for conn in ("binance.public.1", "binance.market.1"):
-            writer.write({"t": "connect", "conn": conn, "ts": start_ms * 10**6,
-                          "venue": "binance", "url": "wss://x"})  # fmt: skip
-        for item in source.frames(start_ms):  # type: ignore[attr-defined]
-            conn = "binance.market.1" if "@markPrice" in item.topic else "binance.public.1"
-            writer.recv(conn, start_ms * 10**6 + int(item.t_s * 1e9), item.text)
 
 
 def test_the_command_line_writes_json_and_html(crash_session: Path, tmp_path: Path) -> None:
