@@ -199,8 +199,9 @@ class HttpServer:
             while not self.closing.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.closing.wait(), live.refresh_s)
-                if live.version() != version:
-                    version = live.version()
+                now_version = live.version()
+                if now_version != version:
+                    version = now_version
                     update = live.update(seq)
                     seq = update["seq"]
                     await response.write(_event("update", update))
