@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from bot.core.instruments import Instrument, MaintenanceTier, TierTable
-from bot.core.ledger.account import Account, FeeSchedule, Position
+from bot.core.ledger.account import DEFAULT_FEES, Account, FeeSchedule, Position
 from bot.core.ledger.figures import AccountFigures, PositionFigures, account_figures
+from bot.core.ledger.margin import default_account_type, formulas_for
 from bot.core.values import (
     ZERO,
+    AccountType,
     MarginMode,
     PositionMode,
     PositionSlot,
@@ -28,9 +31,9 @@ from bot.core.values import (
 from bot.errors import InputError, MarginbotError
 from bot.markets.snapshot import bundled_for
 
-_E = TypeVar("_E", Venue, PositionMode, Side, MarginMode)
+_E = TypeVar("_E", Venue, AccountType, PositionMode, Side, MarginMode)
 
-_ACCOUNT_KEYS = {"venue", "position_mode", "wallet_balance", "positions"}
+_ACCOUNT_KEYS = {"venue", "account_type", "position_mode", "wallet_balance", "positions"}
 _POSITION_KEYS = {
     "symbol",
     "side",
@@ -43,6 +46,7 @@ _POSITION_KEYS = {
     "maint_margin_rate",
     "maint_amount",
     "tiers",
+    "taker_fee_rate",
 }
 _TIER_KEYS = {"notional_floor", "notional_cap", "maint_margin_rate", "maint_amount", "max_leverage"}
 
@@ -191,46 +195,64 @@ def _instrument(venue: Venue, symbol: str, pos: Mapping[str, Any], where: str) -
             "and maint_amount, or a tiers table"
         )
     if bundled is not None:
-        return Instrument(
-            venue,
-            symbol,
-            bundled.base,
-            bundled.quote,
-            bundled.settle,
-            tiers,
-            bundled.tick_size,
-            bundled.lot_size,
-            bundled.min_qty,
-            bundled.min_notional,
-            bundled.max_leverage,
-            bundled.liquidation_fee_rate,
-        )
-    return Instrument(venue, symbol, "", "USDT", "USDT", tiers)
+        return replace(bundled, tiers=tiers)
+    # OKX tiers are by size: a table given here has floors and caps in base units.
+    return Instrument(
+        venue, symbol, "", "USDT", "USDT", tiers, tiers_by_quantity=venue is Venue.OKX
+    )
 
 
 def build_account(document: object) -> Account:
     """An `Account` holding the positions the input describes, marks set."""
     root = _object(document, "input", _ACCOUNT_KEYS)
     venue = _choice(root, "venue", "input", Venue)
+    account_type = _account_type(root, venue)
+    charges_fee = _charges_close_fee(venue, account_type)
     mode = _choice(root, "position_mode", "input", PositionMode, PositionMode.ONE_WAY)
     wallet = _number(root, "wallet_balance", "input", allow_zero=True)
     raw_positions = root.get("positions", [])
     if not isinstance(raw_positions, list):
         raise InputError("input.positions: expected a list of positions")
-    parsed: list[tuple[Position, Instrument, Decimal]] = []
+    parsed: list[tuple[Position, Instrument, Decimal, Decimal]] = []
+    default_taker = DEFAULT_FEES[venue].taker
     for index, raw in enumerate(raw_positions):
-        parsed.append(_position(venue, mode, raw, f"positions[{index}]"))
-    instruments = {instrument.symbol: instrument for _, instrument, _ in parsed}
-    account = Account(venue, instruments, wallet, position_mode=mode, fees=FeeSchedule(ZERO, ZERO))
+        where = f"positions[{index}]"
+        if isinstance(raw, dict) and "taker_fee_rate" in raw and not charges_fee:
+            raise InputError(
+                f"{where}.taker_fee_rate: {venue}{_type_words(account_type)} requirements carry "
+                "no fee to close; remove the field"
+            )
+        position, instrument, mark = _position(venue, mode, raw, where)
+        taker = _number(raw, "taker_fee_rate", where, allow_zero=True, default=default_taker)
+        if taker >= 1:
+            raise InputError(
+                f"{where}.taker_fee_rate: {fmt(taker)} must be below 1 (0.0005 = 0.05 %)"
+            )
+        parsed.append((position, instrument, mark, taker))
+    instruments = {instrument.symbol: instrument for _, instrument, _, _ in parsed}
+    account = Account(
+        venue,
+        instruments,
+        wallet,
+        position_mode=mode,
+        fees=FeeSchedule(ZERO, ZERO),
+        account_type=account_type,
+    )
     marks: dict[str, Decimal] = {}
-    for index, (position, instrument, mark) in enumerate(parsed):
+    for index, (position, instrument, mark, taker) in enumerate(parsed):
         known = marks.setdefault(position.symbol, mark)
         if known != mark:
             raise InputError(
                 f"positions[{index}].mark_price: {fmt(mark)} differs from {fmt(known)} given for "
                 f"the other {position.symbol} position; one symbol has one mark price"
             )
-        notional = position.qty * mark
+        known_taker = account.taker_fee_rates.setdefault(position.symbol, taker)
+        if known_taker != taker:
+            raise InputError(
+                f"positions[{index}].taker_fee_rate: {fmt(taker)} differs from {fmt(known_taker)} "
+                f"given for the other {position.symbol} position; one symbol has one fee rate"
+            )
+        notional = instrument.tier_size(position.qty, mark)
         if instrument.tiers.maintenance_margin(notional) < ZERO:
             tier = instrument.tiers.tier_for(notional)
             raise InputError(
@@ -239,12 +261,31 @@ def build_account(document: object) -> Account:
                 "maintenance margin would be negative; give the bracket that holds this notional"
             )
     try:
-        account.load_positions([position for position, _, _ in parsed])
+        account.load_positions([position for position, _, _, _ in parsed])
     except MarginbotError as exc:
         raise InputError(str(exc)) from None
     for symbol, mark in marks.items():
         account.set_mark(symbol, mark)
     return account
+
+
+def _account_type(root: Mapping[str, Any], venue: Venue) -> AccountType | None:
+    if venue is not Venue.BYBIT:
+        if "account_type" in root:
+            raise InputError(
+                f"input.account_type: {venue} accounts have one type; the field is Bybit's "
+                '("unified" or "classic"): remove it'
+            )
+        return None
+    return _choice(root, "account_type", "input", AccountType, default_account_type(venue))
+
+
+def _charges_close_fee(venue: Venue, account_type: AccountType | None) -> bool:
+    return formulas_for(venue, account_type).includes_close_fee
+
+
+def _type_words(account_type: AccountType | None) -> str:
+    return f" {account_type}" if account_type is not None else ""
 
 
 def _position(
@@ -294,6 +335,7 @@ def position_json(p: PositionFigures) -> dict[str, Any]:
         "liquidation_price": _opt(p.liquidation_price),
         "bankruptcy_price": _opt(p.bankruptcy_price),
         "maintenance_margin": fmt(p.maintenance_margin),
+        "close_fee": fmt(p.close_fee),
         "initial_margin": fmt(p.initial_margin),
         "isolated_margin": fmt(p.isolated_margin) if p.margin_mode is MarginMode.ISOLATED else None,
         "margin_balance": fmt(p.margin_balance),

@@ -13,6 +13,7 @@ from bot.core.engine_events import (
     OrderRejected,
     OrderTriggered,
     PositionLiquidated,
+    PositionPartiallyLiquidated,
 )
 from bot.core.values import approx, fmt
 from bot.testnet.events import MirrorFailed, OrderMirrored, ReconciliationDrift
@@ -31,6 +32,16 @@ def _triggered(event: OrderTriggered) -> str:
     return (
         f"[{event.account}] {event.role} triggered: {event.source} "
         f"{fmt(event.source_price)} crossed {fmt(event.trigger_price)}"
+    )
+
+
+def _partially_liquidated(event: PositionPartiallyLiquidated) -> str:
+    step = event.step
+    return (
+        f"[{event.account}] PARTIALLY LIQUIDATED {step.margin_mode}: {step.side} "
+        f"{step.symbol} cut from {fmt(step.qty_before)} to {fmt(step.qty_after)} at mark "
+        f"{fmt(step.price)} (tier {step.tier_before} -> {step.tier_after}); realized "
+        f"{fmt(step.realized_pnl)}, fee {fmt(step.fee)}"
     )
 
 
@@ -85,6 +96,7 @@ _DESCRIBE: dict[type, Callable[[Any], str]] = {
     OrderFilled: _filled,
     OrderTriggered: _triggered,
     PositionLiquidated: _liquidated,
+    PositionPartiallyLiquidated: _partially_liquidated,
     OrderRejected: _refused,
     CommandRefused: _refused,
     OrderCanceled: _canceled,

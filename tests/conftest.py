@@ -17,7 +17,7 @@ from hypothesis import settings as hypothesis_settings
 from bot.alerts.broker import PrivateBroker
 from bot.core.instruments import Instrument, TierTable
 from bot.core.ledger.account import Account, FeeSchedule
-from bot.core.values import ZERO, MarginMode, PositionMode, Venue
+from bot.core.values import ZERO, AccountType, MarginMode, PositionMode, Venue
 from bot.errors import MarginbotError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +64,7 @@ def make_account(
     fees: FeeSchedule = NO_FEES,
     margin_mode: MarginMode = MarginMode.CROSS,
     leverage: str = "10",
+    account_type: AccountType | None = None,
 ) -> Account:
     chosen = instruments or (instrument(venue=venue),)
     return Account(
@@ -74,6 +75,7 @@ def make_account(
         fees=fees,
         default_margin_mode=margin_mode,
         default_leverage=Decimal(leverage),
+        account_type=account_type,
     )
 
 

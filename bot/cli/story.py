@@ -154,6 +154,8 @@ def run_story(out: TextIO, settings: StorySettings | None = None) -> int:
         for trader in traders:
             trader.account.set_mark(s.symbol, mark)
             for event in liquidate_all(trader.account):
+                if not isinstance(event, Liquidation):
+                    continue  # the story's venue liquidates whole positions
                 trader.liquidation = event
                 liquidated = True
                 _report(out, trader, event)

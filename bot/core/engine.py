@@ -39,8 +39,10 @@ from bot.core.engine_events import (
     EngineEvent,
     FundingSettled,
     PositionLiquidated,
+    PositionPartiallyLiquidated,
     SettingChanged,
 )
+from bot.core.events import PartialLiquidation
 from bot.core.ledger.account import Account, Position
 from bot.core.ledger.liquidation import liquidate_changed
 from bot.core.ledger.position_index import Stamps
@@ -195,10 +197,15 @@ class Engine:
 
     def _liquidate(self, desk: AccountDesk, ts: int, last: Decimal | None) -> list[EngineEvent]:
         out: list[EngineEvent] = []
-        for liquidation in liquidate_changed(desk.account):
-            symbols = {p.symbol for p in liquidation.positions}
+        for outcome in liquidate_changed(desk.account):
+            if isinstance(outcome, PartialLiquidation):
+                # The venues cancel the symbol's orders before the first step.
+                out += desk.cancel_where(ts, "position partially liquidated", {outcome.symbol})
+                out.append(PositionPartiallyLiquidated(ts, desk.name, last, outcome))
+                continue
+            symbols = {p.symbol for p in outcome.positions}
             out += desk.cancel_where(ts, "position liquidated", symbols)
-            out.append(PositionLiquidated(ts, desk.name, last, liquidation))
+            out.append(PositionLiquidated(ts, desk.name, last, outcome))
         return out
 
     def _on_trade(self, event: Trade) -> list[EngineEvent]:

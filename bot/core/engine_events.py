@@ -12,6 +12,7 @@ from bot.core.events import (
     LeverageChanged,
     Liquidation,
     MarginModeChanged,
+    PartialLiquidation,
     PositionModeChanged,
 )
 from bot.core.orders.model import OrderStatus, OrderType, PriceSource
@@ -79,6 +80,14 @@ class PositionLiquidated:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionPartiallyLiquidated:
+    ts: int
+    account: str
+    last_price: Decimal | None
+    step: PartialLiquidation
+
+
+@dataclass(frozen=True, slots=True)
 class FundingSettled:
     ts: int
     account: str
@@ -107,6 +116,7 @@ EngineEvent = (
     | OrderFilled
     | OrderCanceled
     | PositionLiquidated
+    | PositionPartiallyLiquidated
     | FundingSettled
     | SettingChanged
     | CommandRefused

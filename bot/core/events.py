@@ -102,6 +102,32 @@ class LiquidatedPosition:
 
 
 @dataclass(frozen=True, slots=True)
+class PartialLiquidation:
+    """One step of a liquidation down the tiers: after the symbol's orders were cancelled, the
+    venue closed `qty_closed` of a position in a higher tier at the market (the mark price
+    here) with the taker fee, leaving `qty_after` in a lower tier. A full `Liquidation` follows
+    when the rest is still below its maintenance margin."""
+
+    margin_mode: MarginMode
+    symbol: str
+    slot: PositionSlot
+    side: Side
+    qty_before: Decimal
+    qty_closed: Decimal
+    qty_after: Decimal
+    price: Decimal
+    tier_before: int  # 1 = the lowest tier, as the venues number them
+    tier_after: int
+    margin_balance_at_mark: Decimal  # before the step: isolated margin + PnL, or cross equity
+    maintenance_margin_before: Decimal
+    maintenance_margin_after: Decimal
+    fee: Decimal
+    realized_pnl: Decimal
+    isolated_margin_after: Decimal
+    wallet_balance_after: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class Liquidation:
     """One liquidation: an isolated position, or every cross position of the account together.
 

@@ -4,6 +4,8 @@ Binance USDⓈ-M calls the tiers *leverage brackets* (notional floor/cap, mainte
 maintenance amount `cum`, `initialLeverage`); Bybit calls them *risk limits* (risk limit value,
 maintenance margin rate, `mmDeduction`, max leverage). Both have the same shape: for a notional N
 in a tier, maintenance margin = N × rate − amount. We model both with one `MaintenanceTier`.
+OKX's *position tiers* are keyed on the position's size in contracts (converted to base units
+here, `Instrument.tiers_by_quantity`); the rate applies to the whole position, with no amount.
 """
 
 from __future__ import annotations
@@ -171,6 +173,14 @@ class Instrument:
     max_leverage: Decimal | None = None
     liquidation_fee_rate: Decimal = ZERO
     contract_type: ContractType = ContractType.LINEAR_PERPETUAL
+    # OKX counts sizes in contracts of `contract_value` base units and sets its position tiers
+    # by size, not by value: then the tiers' floors and caps are base quantities.
+    contract_value: Decimal | None = None
+    tiers_by_quantity: bool = False
+
+    def tier_size(self, qty: Decimal, at_price: Decimal) -> Decimal:
+        """What the tiers are keyed on for a position of `qty` at `at_price`."""
+        return abs(qty) if self.tiers_by_quantity else abs(qty) * at_price
 
     @property
     def leverage_limit(self) -> Decimal | None:

@@ -31,6 +31,16 @@ _DIVISION = Context(prec=28, traps=[InvalidOperation, DivisionByZero, Overflow])
 class Venue(StrEnum):
     BINANCE = "binance"
     BYBIT = "bybit"
+    OKX = "okx"
+
+
+class AccountType(StrEnum):
+    """Bybit's two account types. Every Bybit account, testnet included, is now a Unified
+    Trading Account, whose margins carry the estimated fee to close; `classic` keeps the older
+    derivatives account's formulas. Other venues have one type."""
+
+    UNIFIED = "unified"
+    CLASSIC = "classic"
 
 
 class Side(StrEnum):

@@ -27,6 +27,7 @@ EVENT_NAMES = {
     "OrderFilled": "order_filled",
     "OrderCanceled": "order_canceled",
     "PositionLiquidated": "position_liquidated",
+    "PositionPartiallyLiquidated": "position_partially_liquidated",
     "FundingSettled": "funding_settled",
     "SettingChanged": "setting_changed",
     "CommandRefused": "command_refused",

@@ -22,7 +22,7 @@ def test_article_worked_example_long_50x() -> None:
     # "Liquidation Price (USDT Contract)": long 1 BTC at 20,000, 50x, MMR 0.5 %:
     # IM 400, MM 100, LP = 20000 − (400 − 100) = 19,700.
     leg = Leg(Side.LONG, Decimal(1), Decimal(20_000), MMR_HALF_PERCENT)
-    lp = bybit.liquidation_price(
+    lp = bybit.CLASSIC.liquidation_price(
         LiquidationInputs((leg,), mark_price=Decimal(20_000), wallet_balance=Decimal(400))
     )
     assert lp == Decimal(19_700)
@@ -33,7 +33,7 @@ def test_short_with_extra_margin_and_mm_deduction() -> None:
     # LP = EP + (IM − MM)/size + extra/size = 30000 + 5500/2 + 500/2 = 33,000.
     tiers = TierTable.single(Decimal("0.01"), Decimal(100))
     leg = Leg(Side.SHORT, Decimal(2), Decimal(30_000), tiers)
-    lp = bybit.liquidation_price(
+    lp = bybit.CLASSIC.liquidation_price(
         LiquidationInputs((leg,), mark_price=Decimal(30_000), wallet_balance=Decimal(6500))
     )
     assert lp == Decimal(33_000)

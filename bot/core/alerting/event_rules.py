@@ -15,6 +15,7 @@ from bot.core.engine_events import (
     OrderRejected,
     OrderTriggered,
     PositionLiquidated,
+    PositionPartiallyLiquidated,
 )
 from bot.core.feed_events import FeedRecovered, FeedStale
 from bot.core.values import fmt
@@ -50,6 +51,34 @@ def _liquidated(event: PositionLiquidated, _book: RuleBook) -> list[Alert]:
                 ("loss", fmt(liquidation.loss)),
                 ("clearance_fee", fmt(liquidation.clearance_fee)),
                 ("positions", str(len(liquidation.positions))),
+            ),
+        )
+    ]
+
+
+def _partially_liquidated(event: PositionPartiallyLiquidated, _book: RuleBook) -> list[Alert]:
+    step = event.step
+    return [
+        Alert(
+            "partial_liquidation",
+            Severity.CRITICAL,
+            event.ts,
+            event.account,
+            step.symbol,
+            f"{step.margin_mode} {step.side} {step.symbol} partially liquidated at mark "
+            f"{fmt(step.price)}: cut from {fmt(step.qty_before)} to {fmt(step.qty_after)}, "
+            f"tier {step.tier_before} to {step.tier_after}",
+            (
+                ("margin_mode", step.margin_mode.value),
+                ("mark_price", fmt(step.price)),
+                ("last_price", fmt(event.last_price) if event.last_price else None),
+                ("qty_before", fmt(step.qty_before)),
+                ("qty_closed", fmt(step.qty_closed)),
+                ("qty_after", fmt(step.qty_after)),
+                ("tier_before", str(step.tier_before)),
+                ("tier_after", str(step.tier_after)),
+                ("realized_pnl", fmt(step.realized_pnl)),
+                ("fee", fmt(step.fee)),
             ),
         )
     ]
@@ -168,6 +197,7 @@ def _feed(event: FeedStale | FeedRecovered, _book: RuleBook) -> list[Alert]:
 
 EVENT_RULES: dict[type, Callable[[Any, RuleBook], list[Alert]]] = {
     PositionLiquidated: _liquidated,
+    PositionPartiallyLiquidated: _partially_liquidated,
     OrderTriggered: _triggered,
     OrderFilled: _filled,
     OrderRejected: _rejected,

@@ -23,12 +23,13 @@ from bot.core.events import (
 )
 from bot.core.instruments import Instrument
 from bot.core.ledger.cross_totals import NOTHING, CrossTotals, Share, sum_exact
-from bot.core.ledger.margin import Leg, MarginFormulas, formulas_for
+from bot.core.ledger.margin import Leg, MarginFormulas, default_account_type, formulas_for
 from bot.core.ledger.position_index import PositionIndex
 from bot.core.ledger.positions import DEFAULT_FEES, FeeSchedule, Position, SymbolSettings
 from bot.core.values import (
     ONE,
     ZERO,
+    AccountType,
     MarginMode,
     OrderSide,
     PositionMode,
@@ -69,6 +70,7 @@ class Account(PositionIndex):
         fees: FeeSchedule | None = None,
         default_leverage: Decimal = Decimal(20),
         default_margin_mode: MarginMode = MarginMode.CROSS,
+        account_type: AccountType | None = None,
     ) -> None:
         if wallet_balance < ZERO:
             raise InputError(f"wallet balance {fmt(wallet_balance)} is negative; deposit first")
@@ -78,9 +80,15 @@ class Account(PositionIndex):
                 f"{', '.join(foreign)} settle in another asset than {settle_asset}; "
                 "an account holds one settlement asset: use one account per asset"
             )
+        if account_type is not None and venue is not Venue.BYBIT:
+            raise InputError(
+                f"account type {account_type} is Bybit's; {venue} accounts have one type: "
+                "leave account_type out"
+            )
         self.venue = venue
+        self.account_type = account_type or default_account_type(venue)
         self.settle_asset = settle_asset
-        self.formulas: MarginFormulas = formulas_for(venue)
+        self.formulas: MarginFormulas = formulas_for(venue, self.account_type)
         self.instruments = dict(instruments)
         self.wallet_balance = money(wallet_balance)
         self.position_mode = position_mode
@@ -90,6 +98,9 @@ class Account(PositionIndex):
         self._settings: dict[str, SymbolSettings] = {}
         self._positions: dict[tuple[str, PositionSlot], Position] = {}
         self._open_orders: dict[str, int] = {}
+        # A taker fee rate per symbol where it differs from the account's (the calculator's
+        # per-position `taker_fee_rate`): it prices the fee to close in the requirement.
+        self.taker_fee_rates: dict[str, Decimal] = {}
         self._derive()
 
     def _derive(self) -> None:
@@ -106,8 +117,13 @@ class Account(PositionIndex):
     def __setstate__(self, state: dict[str, object]) -> None:
         for stale in ("_revision", "_cross_totals"):  # snapshots written before the indexes
             state.pop(stale, None)
+        # Bybit accounts saved before account types were classic ones (and their isolated
+        # margins were allocated without the fee to close).
+        was_bybit = state["venue"] is Venue.BYBIT
+        state.setdefault("account_type", AccountType.CLASSIC if was_bybit else None)
+        state.setdefault("taker_fee_rates", {})
         self.__dict__.update(state)
-        self.formulas = formulas_for(self.venue)
+        self.formulas = formulas_for(self.venue, self.account_type)
         self._derive()
 
     # -- lookups ------------------------------------------------------------------------------
@@ -140,9 +156,19 @@ class Account(PositionIndex):
     def mark(self, symbol: str, fallback: Decimal) -> Decimal:
         return self.marks.get(symbol, fallback)
 
+    def taker_fee_rate(self, symbol: str) -> Decimal:
+        return self.taker_fee_rates.get(symbol, self.fees.taker)
+
     def leg(self, position: Position) -> Leg:
         tiers = self.instrument(position.symbol).tiers
-        return Leg(position.side, position.qty, position.entry_price, tiers)
+        return Leg(
+            position.side,
+            position.qty,
+            position.entry_price,
+            tiers,
+            position.leverage,
+            self.taker_fee_rate(position.symbol),
+        )
 
     def open_order_count(self, symbol: str) -> int:
         return self._open_orders.get(symbol, 0)
@@ -195,6 +221,7 @@ class Account(PositionIndex):
             position.qty,
             position.entry_price,
             mark,
+            position.leverage,  # the fee to close on a Bybit Unified account depends on it
         )
         cached = self._maintenance.get(key)
         if cached is None:
@@ -280,15 +307,19 @@ class Account(PositionIndex):
                 f"leverage {fmt(leverage)}x is not allowed for {symbol}; choose {allowed}"
             )
         for position in self.positions_of(symbol):
-            notional = position.qty * self.mark(symbol, position.entry_price)
-            self._check_notional_fits(instrument, leverage, notional)
+            size = instrument.tier_size(position.qty, self.mark(symbol, position.entry_price))
+            self._check_notional_fits(instrument, leverage, size)
         self._settings[symbol] = SymbolSettings(self.settings(symbol).margin_mode, leverage)
         for position in self.positions_of(symbol):
             position.leverage = leverage
+        # A Bybit Unified account's requirement (the fee to close) moves with the leverage.
+        self._ledger_changed(symbol)
         return LeverageChanged(symbol, leverage)
 
     @staticmethod
     def _check_notional_fits(instrument: Instrument, leverage: Decimal, notional: Decimal) -> None:
+        """`notional` is the position's tier size (`Instrument.tier_size`): its value, or on
+        OKX its size."""
         cap = instrument.tiers.max_notional_for_leverage(leverage)
         if cap is not None and notional > cap:
             lower = [
@@ -400,8 +431,10 @@ class Account(PositionIndex):
         if opening == ZERO:
             return
         held = current.qty if current is not None and current.side is fill.side.opens else ZERO
-        self._check_notional_fits(instrument, settings.leverage, (held + opening) * fill.price)
+        size = instrument.tier_size(held + opening, fill.price)
+        self._check_notional_fits(instrument, settings.leverage, size)
         needed = div(opening * fill.price, settings.leverage)
+        needed += self._close_fee_reserve(fill.symbol, fill.side.opens, opening, fill.price)
         needed += fill.qty * fill.price * self.fees.rate(fill.liquidity)
         available = self.available_balance()
         if needed > available:
@@ -485,6 +518,15 @@ class Account(PositionIndex):
             f"position ({held}); drop reduce-only or trade the other side"
         )
 
+    def _close_fee_reserve(self, symbol: str, side: Side, qty: Decimal, at: Decimal) -> Decimal:
+        """The estimated fee to close `qty` opened at `at`, where the venue reserves it in the
+        initial margin (a Bybit Unified account); zero elsewhere."""
+        if not self.formulas.reserves_close_fee:
+            return ZERO
+        tiers, leverage = self.instrument(symbol).tiers, self.settings(symbol).leverage
+        leg = Leg(side, qty, at, tiers, leverage, self.taker_fee_rate(symbol))
+        return self.formulas.close_fee(leg, at)
+
     def _increase(
         self, symbol: str, slot: PositionSlot, side: Side, qty: Decimal, fill_price: Decimal
     ) -> None:
@@ -492,8 +534,10 @@ class Account(PositionIndex):
         position = self.position(symbol, slot)
         allocated = ZERO
         if settings.margin_mode is MarginMode.ISOLATED:
-            # Isolated margin allocated on open: the fill's notional / leverage, from the wallet.
-            allocated = money(div(qty * fill_price, settings.leverage))
+            # Isolated margin allocated on open: the fill's notional / leverage (and the fee to
+            # close where the venue reserves it), from the wallet.
+            allocated = div(qty * fill_price, settings.leverage)
+            allocated = money(allocated + self._close_fee_reserve(symbol, side, qty, fill_price))
             self.wallet_balance -= allocated
         if position is None:
             opened = Position(

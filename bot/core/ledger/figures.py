@@ -28,7 +28,8 @@ class PositionFigures:
     notional: Decimal
     unrealized_pnl: Decimal
     initial_margin: Decimal
-    maintenance_margin: Decimal
+    maintenance_margin: Decimal  # with the fee to close where the venue's includes it
+    close_fee: Decimal  # the estimated fee to close in the requirement (OKX, Bybit Unified)
     isolated_margin: Decimal
     margin_balance: Decimal  # isolated: its own; cross: the account's cross margin balance
     margin_ratio: Decimal | None
@@ -79,6 +80,7 @@ def _position_figures(
         unrealized_pnl=upnl,
         initial_margin=account.initial_margin(position),
         maintenance_margin=maintenance,
+        close_fee=account.formulas.close_fee(account.leg(position), mark),
         isolated_margin=position.isolated_margin,
         margin_balance=balance,
         margin_ratio=margin_ratio,

@@ -19,10 +19,12 @@ class FeeSchedule:
 
 
 # Regular-user (VIP 0) rates; configurable per account. Binance USDⓈ-M 0.02 % / 0.05 %,
-# Bybit derivatives 0.02 % / 0.055 % (both venues' fee pages; not re-read from a stored copy).
+# Bybit derivatives 0.02 % / 0.055 % (both venues' fee pages; not re-read from a stored copy),
+# OKX perpetual swaps 0.02 % / 0.05 % (OKX fee schedule, regular users; likewise).
 DEFAULT_FEES: Mapping[Venue, FeeSchedule] = {
     Venue.BINANCE: FeeSchedule(Decimal("0.0002"), Decimal("0.0005")),
     Venue.BYBIT: FeeSchedule(Decimal("0.0002"), Decimal("0.00055")),
+    Venue.OKX: FeeSchedule(Decimal("0.0002"), Decimal("0.0005")),
 }
 
 

@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from bot.core.engine_events import EngineEvent, FundingSettled, OrderFilled, PositionLiquidated
+from bot.core.engine_events import (
+    EngineEvent,
+    FundingSettled,
+    OrderFilled,
+    PositionLiquidated,
+    PositionPartiallyLiquidated,
+)
 from bot.core.ledger.position_index import Stamps
 from bot.core.market import MarkPrice
 from bot.core.orders.model import PriceSource
@@ -220,6 +226,8 @@ class QuietTicks:
 def _symbols_of(event: EngineEvent) -> tuple[str, ...]:
     if isinstance(event, PositionLiquidated):
         return tuple(p.symbol for p in event.liquidation.positions)
+    if isinstance(event, PositionPartiallyLiquidated):
+        return (event.step.symbol,)
     if isinstance(event, FundingSettled):
         return (event.funding.symbol,)
     if isinstance(event, OrderFilled):

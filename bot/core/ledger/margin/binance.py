@@ -19,6 +19,22 @@ from bot.core.instruments import MaintenanceTier
 from bot.core.ledger.margin.common import Leg, LiquidationInputs, linear_liquidation_price
 from bot.core.values import ZERO, div
 
+reserves_close_fee = False
+includes_close_fee = False
+# Binance's liquidation protocol says large positions may be reduced in steps, but not by how
+# much nor when (FAQ "Liquidation Protocol"): not documented well enough to model; full only.
+partial_steps = None
+
+
+def close_fee(leg: Leg, mark_price: Decimal) -> Decimal:  # noqa: ARG001
+    """Binance's requirement carries no fee to close."""
+    return ZERO
+
+
+def tier_basis(leg: Leg, mark_price: Decimal) -> Decimal:  # noqa: ARG001
+    """Brackets are chosen by the notional at the mark: size × this price."""
+    return mark_price
+
 
 def maintenance_margin(leg: Leg, mark_price: Decimal) -> Decimal:
     """MM = notional × MMR − cum, the bracket chosen by the notional at the mark price."""

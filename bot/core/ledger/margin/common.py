@@ -6,17 +6,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.core.instruments import TierTable
-from bot.core.values import ZERO, Side, div
+from bot.core.values import ONE, ZERO, Side, div
 
 
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """One position as the formulas see it: direction, size, entry and its tier table."""
+    """One position as the formulas see it: direction, size, entry and its tier table; the
+    leverage and the account's taker fee rate for the venues whose requirement includes the
+    estimated fee to close (Bybit's Unified account, OKX)."""
 
     side: Side
     qty: Decimal
     entry_price: Decimal
     tiers: TierTable
+    leverage: Decimal = ONE
+    taker_fee_rate: Decimal = ZERO
 
     @property
     def signed_qty(self) -> Decimal:
