@@ -100,6 +100,54 @@ def tiers_from_ccxt(venue: Venue, tiers: Sequence[Mapping[str, Any]]) -> TierTab
         raise InputError(f"{venue}: bad leverage tiers: {exc}") from None
 
 
+def okx_tiers(rows: Sequence[Mapping[str, Any]], contract_value: Decimal) -> TierTable:
+    """OKX position tiers (`GET /api/v5/public/position-tiers` rows: minSz, maxSz in contracts,
+    mmr, maxLever) as a table in base units: a tier holds sizes from its minSz up to the next
+    tier's minSz (OKX numbers them 0–500, 501–1,000 ...), its MMR on the whole position."""
+    if not rows:
+        raise InputError("okx: empty position tier list")
+    ordered = sorted(rows, key=lambda r: wire_decimal(r["minSz"], "minSz"))
+    floors = [wire_decimal(r["minSz"], "minSz") * contract_value for r in ordered]
+    floors[0] = ZERO
+    caps: list[Decimal | None] = [*floors[1:], None]
+    try:
+        return TierTable(
+            tuple(
+                MaintenanceTier(
+                    floor,
+                    cap,
+                    wire_decimal(row["mmr"], "mmr"),
+                    ZERO,
+                    _optional(row.get("maxLever"), "maxLever"),
+                )
+                for floor, cap, row in zip(floors, caps, ordered, strict=True)
+            )
+        )
+    except ValueError as exc:
+        raise InputError(f"okx: bad position tiers: {exc}") from None
+
+
+def _okx_instrument(market: Mapping[str, Any], tiers: TierTable) -> Instrument:
+    """OKX swaps trade in contracts of `ctVal` base units; the ledger keeps base units."""
+    info: Mapping[str, Any] = market.get("info") or {}
+    contract = wire_decimal(info["ctVal"], "ctVal")
+    return Instrument(
+        venue=Venue.OKX,
+        symbol=str(info["instId"]),
+        base=str(market.get("base", "")),
+        quote=str(market.get("quote", "")),
+        settle=str(info.get("settleCcy") or market.get("settle", "")),
+        tiers=tiers,
+        tick_size=wire_decimal(info["tickSz"], "tickSz"),
+        lot_size=wire_decimal(info["lotSz"], "lotSz") * contract,
+        min_qty=wire_decimal(info["minSz"], "minSz") * contract,
+        min_notional=ZERO,
+        max_leverage=_optional(info.get("lever"), "lever"),
+        contract_value=contract,
+        tiers_by_quantity=True,
+    )
+
+
 def _binance_filters(info: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {f.get("filterType", ""): f for f in info.get("filters", [])}
 
@@ -109,6 +157,11 @@ def instrument_from_ccxt(venue: Venue, market: Mapping[str, Any], tiers: TierTab
     info: Mapping[str, Any] = market.get("info") or {}
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}
+    if venue is Venue.OKX:
+        try:
+            return _okx_instrument(market, tiers)
+        except KeyError as exc:
+            raise InputError(f"okx: market {market.get('symbol')!r} lacks {exc}") from None
     if venue is Venue.BINANCE:
         filters = _binance_filters(info)
         tick = _first(filters.get("PRICE_FILTER", {}).get("tickSize"), precision.get("price"))

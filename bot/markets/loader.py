@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-from bot.core.instruments import Instrument
+from bot.core.instruments import Instrument, TierTable
 from bot.core.values import Venue
 from bot.errors import UnknownInstrument
-from bot.markets.ccxt_convert import instrument_from_ccxt, tiers_from_ccxt
+from bot.markets.ccxt_convert import instrument_from_ccxt, okx_tiers, tiers_from_ccxt, wire_decimal
 
 
 def point_at(exchange: Any, base_url: str) -> None:
@@ -40,9 +40,12 @@ async def load_instruments(
         raise UnknownInstrument(f"{venue} lists no linear perpetual {', '.join(missing)}")
     unified = [by_id[s]["symbol"] for s in symbols]
     tiers = await exchange.fetch_leverage_tiers(unified)
-    return {
-        symbol: instrument_from_ccxt(
-            venue, by_id[symbol], tiers_from_ccxt(venue, tiers[by_id[symbol]["symbol"]])
-        )
-        for symbol in symbols
-    }
+
+    def table(symbol: str) -> TierTable:
+        rows = tiers[by_id[symbol]["symbol"]]
+        if venue is Venue.OKX:  # raw position tiers in contracts: to base units
+            contract = wire_decimal(by_id[symbol]["info"]["ctVal"], "ctVal")
+            return okx_tiers([row["info"] for row in rows], contract)
+        return tiers_from_ccxt(venue, rows)
+
+    return {symbol: instrument_from_ccxt(venue, by_id[symbol], table(symbol)) for symbol in symbols}

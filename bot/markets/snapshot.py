@@ -50,6 +50,8 @@ def instrument_from_json(entry: Mapping[str, Any]) -> Instrument:
         min_notional=_decimal_or_none(entry.get("min_notional"), "min_notional"),
         max_leverage=_decimal_or_none(entry.get("max_leverage"), "max_leverage"),
         liquidation_fee_rate=parse_decimal(entry["liquidation_fee_rate"], "liquidation_fee_rate"),
+        contract_value=_decimal_or_none(entry.get("contract_value"), "contract_value"),
+        tiers_by_quantity=bool(entry.get("tiers_by_quantity", False)),
     )
 
 
