@@ -93,7 +93,7 @@ def test_bundled_instrument_tiers_are_by_size() -> None:
         },
         wallet="100000",
     )
-    assert Decimal(figures["maintenance_margin"]) == Decimal("50100") * Decimal("0.5") * Decimal(
+    assert Decimal(figures["maintenance_margin"]) == Decimal(50100) * Decimal("0.5") * Decimal(
         "0.015"
     )
 
@@ -103,7 +103,7 @@ def _account(venue: Venue, tiers: TierTable, wallet: str = "100000") -> Account:
         venue, "XUSDT", "X", "USDT", "USDT", tiers, Decimal("0.01"), Decimal(1), Decimal(1)
     )
     if venue is Venue.OKX:
-        from dataclasses import replace  # noqa: PLC0415
+        from dataclasses import replace
 
         instrument = replace(instrument, tiers_by_quantity=True, contract_value=Decimal(1))
     return Account(
@@ -158,7 +158,8 @@ def test_bybit_steps_down_one_tier_then_stops_when_healthy() -> None:
     # 350 long at 1, 10x: margin 35 + the fee to close 0.1575; tier 4 (MMR 4 % − 6.03). At
     # 0.921 the margin balance 7.6575 is below MM 8.1275; cut to 300 it is 6.56 against 6.115.
     account, *outcomes = _crash(Venue.BYBIT, 350, "0.921")
-    assert outcomes and all(isinstance(o, PartialLiquidation) for o in outcomes)
+    assert outcomes
+    assert all(isinstance(o, PartialLiquidation) for o in outcomes)
     first = outcomes[0]
     assert (first.tier_before, first.tier_after) == (4, 3)
     assert first.qty_after == Decimal(300)
