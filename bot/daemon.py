@@ -45,7 +45,7 @@ from bot.core.feed_events import FeedEvent
 from bot.core.kernel import EMPTY, Kernel, Step
 from bot.core.ledger.account import Account, FeeSchedule
 from bot.core.market import LastPrice, MarketEvent, MarkPrice, Trade
-from bot.core.values import MarginMode, PositionMode, Venue, fmt
+from bot.core.values import AccountType, MarginMode, PositionMode, Venue, fmt
 from bot.errors import ConfigError, MarginbotError
 from bot.feeds.client import FeedClient, FeedSettings
 from bot.markets.snapshot import bundled_for
@@ -77,6 +77,7 @@ def build_account(config: AccountConfig) -> Account:
         fees=fees,
         default_leverage=config.leverage,
         default_margin_mode=MarginMode(config.margin_mode),
+        account_type=AccountType(config.account_type) if config.account_type else None,
     )
 
 

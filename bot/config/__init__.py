@@ -114,6 +114,16 @@ def _check_accounts(config: Config, path: Path) -> None:
             raise ConfigError(f"{where}.name: give each account a unique, non-empty name")
         if account.wallet_balance < 0 or account.leverage < 1:
             raise ConfigError(f"{where}: wallet_balance must be ≥ 0 and leverage ≥ 1")
+        if account.account_type is not None and account.venue != "bybit":
+            raise ConfigError(
+                f"{where}.account_type: {account.venue} accounts have one type; account_type "
+                '("unified" or "classic") is for Bybit accounts: remove it'
+            )
+        if account.execution == "testnet" and account.venue == "okx":
+            raise ConfigError(
+                f"{where}.execution: testnet execution is not built for OKX yet (paper trading "
+                'and the ledger are); use execution = "paper"'
+            )
         if not any(f.venue == account.venue for f in config.feeds):
             raise ConfigError(
                 f"{where}.venue: no feed reads {account.venue}; add a [[feeds]] "

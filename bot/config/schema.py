@@ -49,8 +49,10 @@ class AccountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     `"testnet"` also mirrors every order to the venue's demo environment and reconciles."""
 
     name: str
-    venue: Literal["binance", "bybit"]
+    venue: Literal["binance", "bybit", "okx"]
     wallet_balance: Decimal
+    # Bybit only: "unified" (every Bybit account now, the default) or "classic" (docs/margin.md)
+    account_type: Literal["unified", "classic"] | None = None
     margin_mode: Literal["cross", "isolated"] = "cross"  # default for every symbol
     leverage: Decimal = Decimal(20)
     position_mode: Literal["one_way", "hedge"] = "one_way"

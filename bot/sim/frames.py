@@ -150,3 +150,38 @@ def bybit_book(
             "cts": ts_ms,
         }
     )
+
+
+def okx_inst_id(symbol: str) -> str:
+    """A scenario's symbol as an OKX USDT swap: "ADAUSDT" → "ADA-USDT-SWAP"; an OKX id as is."""
+    if "-" in symbol:
+        return symbol
+    return f"{symbol.removesuffix('USDT')}-USDT-SWAP"
+
+
+def _okx_push(channel: str, inst_id: str, item: dict[str, Any]) -> tuple[str, str]:
+    """OKX v5 public push: `{"arg": {channel, instId}, "data": [item]}` (shared/data/SURVEY.md)."""
+    topic = f"{channel}:{inst_id}"
+    return topic, _dumps({"arg": {"channel": channel, "instId": inst_id}, "data": [item]})
+
+
+def okx_mark(inst_id: str, mark: Decimal, ts_ms: int) -> tuple[str, str]:
+    return _okx_push(
+        "mark-price",
+        inst_id,
+        {"instType": "SWAP", "instId": inst_id, "markPx": fmt(mark), "ts": str(ts_ms)},
+    )
+
+
+def okx_trade(
+    inst_id: str, price: Decimal, contracts: Decimal, trade_id: int, side: str, ts_ms: int
+) -> tuple[str, str]:
+    item = {
+        "instId": inst_id,
+        "tradeId": str(trade_id),
+        "px": fmt(price),
+        "sz": fmt(contracts),
+        "side": side,
+        "ts": str(ts_ms),
+    }
+    return _okx_push("trades", inst_id, item)

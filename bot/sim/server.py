@@ -57,10 +57,13 @@ WS_PATHS: dict[str, WsPath] = {
     "/ws": WsPath("binance", raw=True, retired=True),
     "/ws/{streams:.+}": WsPath("binance", raw=True, retired=True),
     "/v5/public/linear": WsPath("bybit"),
+    "/ws/v5/public": WsPath("okx"),
 }
 RATE_LIMIT_FRAMES = {
     "binance": '{"code":-1003,"msg":"Too many requests; current limit is 10 messages per second."}',
     "bybit": '{"success":false,"ret_msg":"Too many requests","op":"subscribe"}',
+    # OKX websocket error 60014 "Requests too frequent".
+    "okx": '{"event":"error","code":"60014","msg":"Requests too frequent."}',
 }
 
 
@@ -102,7 +105,7 @@ class Simulator:
         self.rest = RestApi(self.board, api_key, api_secret)
         self.finished = asyncio.Event()
         self._pipeline = FramePipeline()
-        for venue in ("binance", "bybit"):
+        for venue in ("binance", "bybit", "okx"):
             self._pipeline.connect(venue, venue)
         self._books = {"binance": self.rest.exchange.engine, "bybit": self.rest.bybit.engine}
         self._runner: web.AppRunner | None = None
@@ -261,6 +264,9 @@ class Simulator:
                 subscriber.topics.difference_update(params)
             await ws.send_str(orjson.dumps({"result": None, "id": message.get("id")}).decode())
             return
+        if subscriber.venue == "okx":
+            await self._on_okx_message(ws, subscriber, message)
+            return
         op = message.get("op")
         reply: dict[str, Any] = {
             "success": True,
@@ -280,6 +286,30 @@ class Simulator:
         elif op == "unsubscribe":
             subscriber.topics.difference_update(message.get("args") or [])
         await ws.send_str(orjson.dumps(reply).decode())
+
+    async def _on_okx_message(
+        self, ws: web.WebSocketResponse, subscriber: Subscriber, message: dict[str, Any]
+    ) -> None:
+        """OKX v5: `{"op": "subscribe", "args": [{"channel", "instId"}]}` is answered with one
+        `{"event": "subscribe", "arg": ..., "connId": ...}` per argument (OKX API docs,
+        "WebSocket - Subscribe"); a bad request with `{"event": "error", ...}`."""
+        op = message.get("op")
+        args = message.get("args")
+        if op not in ("subscribe", "unsubscribe") or not isinstance(args, list):
+            error = {"event": "error", "code": "60012", "msg": "Invalid request", "connId": "sim"}
+            await ws.send_str(orjson.dumps(error).decode())
+            return
+        self.stats.subscribe_requests[f"okx.{subscriber.number}"] += 1
+        topics = []
+        for arg in args:
+            if isinstance(arg, dict):
+                topics.append(f"{arg.get('channel')}:{arg.get('instId')}")
+                reply = {"event": op, "arg": arg, "connId": f"sim-{id(ws)}"}
+                await ws.send_str(orjson.dumps(reply).decode())
+        if op == "subscribe":
+            self.hub.subscribe(subscriber, topics)
+        else:
+            subscriber.topics.difference_update(topics)
 
     def _subscribe(self, subscriber: Subscriber, topics: list[str]) -> None:
         """Binance serves each stream on one endpoint only, and nothing on the retired root:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from bot.core.values import ONE
 from bot.session.io import SessionReader
 from bot.sim import frames
 from bot.sim.scenario import Scenario
@@ -38,7 +39,7 @@ class Source(Protocol):
 @dataclass
 class ScenarioSource:
     scenario: Scenario
-    venues: tuple[str, ...] = ("binance", "bybit")
+    venues: tuple[str, ...] = ("binance", "bybit", "okx")
     qty: Decimal = Decimal("0.001")
 
     def frames(self, start_ms: int, speed: float = 1.0) -> Iterator[Published]:
@@ -83,6 +84,14 @@ class ScenarioSource:
                     frames.bybit_book(tick.symbol, bid, ask, self.qty, sequence, ts),
                 ):
                     yield Published(t, "bybit", topic, text)
+            if "okx" in self.venues:
+                inst_id = frames.okx_inst_id(tick.symbol)
+                side = "buy" if sequence % 2 else "sell"
+                for topic, text in (
+                    frames.okx_mark(inst_id, tick.mark, ts),
+                    frames.okx_trade(inst_id, tick.last, ONE, sequence, side, ts),
+                ):
+                    yield Published(t, "okx", topic, text)
 
 
 def _retime(document: Any, first_ms: int, start_ms: int, speed: float) -> None:
