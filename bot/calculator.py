@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from bot.core.instruments import Instrument, MaintenanceTier, TierTable
 from bot.core.ledger.account import DEFAULT_FEES, Account, FeeSchedule, Position
 from bot.core.ledger.figures import AccountFigures, PositionFigures, account_figures
-from bot.core.ledger.margin import default_account_type, formulas_for
+from bot.core.ledger.margin import Leg, default_account_type, formulas_for
 from bot.core.values import (
     ZERO,
     AccountType,
@@ -207,7 +207,8 @@ def build_account(document: object) -> Account:
     root = _object(document, "input", _ACCOUNT_KEYS)
     venue = _choice(root, "venue", "input", Venue)
     account_type = _account_type(root, venue)
-    charges_fee = _charges_close_fee(venue, account_type)
+    formulas = formulas_for(venue, account_type)
+    charges_fee = formulas.includes_close_fee
     mode = _choice(root, "position_mode", "input", PositionMode, PositionMode.ONE_WAY)
     wallet = _number(root, "wallet_balance", "input", allow_zero=True)
     raw_positions = root.get("positions", [])
@@ -228,6 +229,21 @@ def build_account(document: object) -> Account:
             raise InputError(
                 f"{where}.taker_fee_rate: {fmt(taker)} must be below 1 (0.0005 = 0.05 %)"
             )
+        if (
+            position.margin_mode is MarginMode.ISOLATED
+            and "isolated_margin" not in raw
+            and formulas.reserves_close_fee
+        ):
+            # A Unified account's new isolated position holds its IM: the fee to close too.
+            leg = Leg(
+                position.side,
+                position.qty,
+                position.entry_price,
+                instrument.tiers,
+                position.leverage,
+                taker,
+            )
+            position.isolated_margin += formulas.close_fee(leg, position.entry_price)
         parsed.append((position, instrument, mark, taker))
     instruments = {instrument.symbol: instrument for _, instrument, _, _ in parsed}
     account = Account(
@@ -278,10 +294,6 @@ def _account_type(root: Mapping[str, Any], venue: Venue) -> AccountType | None:
             )
         return None
     return _choice(root, "account_type", "input", AccountType, default_account_type(venue))
-
-
-def _charges_close_fee(venue: Venue, account_type: AccountType | None) -> bool:
-    return formulas_for(venue, account_type).includes_close_fee
 
 
 def _type_words(account_type: AccountType | None) -> str:

@@ -548,7 +548,9 @@ class Daemon:
             # account has none, and Binance refuses them without one (said below, by the venue).
             credentials = None
             if spec.execution == "testnet" and network != "mainnet":
-                credentials = load_credentials(spec.name, spec.secrets_file)
+                credentials = load_credentials(
+                    spec.name, spec.secrets_file, needs_passphrase=spec.venue == "okx"
+                )
             exchange = public_exchange(spec.venue, url, network, credentials)
             try:
                 loaded = await load_instruments(exchange, Venue(spec.venue), missing)

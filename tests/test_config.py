@@ -68,7 +68,13 @@ def test_config_mistakes_name_the_key(tmp_path: Path, text: str, message: str) -
 
 
 @pytest.mark.parametrize(
-    "name", ["paper.toml", "example-binance-testnet.toml", "example-bybit-testnet.toml"]
+    "name",
+    [
+        "paper.toml",
+        "example-binance-testnet.toml",
+        "example-bybit-testnet.toml",
+        "example-okx-demo.toml",
+    ],
 )
 def test_account_configs_load(name: str) -> None:
     config = load_config(ROOT / "config" / name)

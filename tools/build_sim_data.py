@@ -6,6 +6,10 @@
   2021-07-22, keeping the bundled symbols.
 - bot/sim/data/bybit_instruments.json: `GET /v5/market/instruments-info?category=linear` recorded
   by cryptofeed on 2026-08-09, keeping four symbols.
+- bot/sim/data/okx_instruments.json: `GET /api/v5/public/instruments?instType=SWAP` recorded by
+  cryptofeed on 2022-05-13, keeping four USDT swaps; each row gains `instFamily` (= its `uly`),
+  which today's answers carry (OKX API docs v5, "Get instruments") and ccxt's
+  `fetch_market_leverage_tiers` needs; the 2022 recording predates the field.
 cryptofeed sample data: XFree86-1.1-style licence, Copyright (C) 2017-2025 Bryant Moscon.
 """
 
@@ -19,6 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BINANCE_SYMBOLS = ("BTCUSDT", "ETHUSDT", "LTCUSDT", "ADAUSDT")
 BYBIT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT")
+OKX_SWAPS = ("BTC-USDT-SWAP", "ETH-USDT-SWAP", "ADA-USDT-SWAP", "ALGO-USDT-SWAP")
 
 
 def _http_bodies(path: Path) -> dict[str, Any]:
@@ -40,7 +45,15 @@ def build(shared: Path) -> dict[str, Any]:
             "list": [item for item in linear["result"]["list"] if item["symbol"] in BYBIT_SYMBOLS],
         },
     }
-    return {"binance_exchange_info.json": info, "bybit_instruments.json": linear}
+    okx = _http_bodies(shared / "cryptofeed/OKX.jsonl")
+    swaps = next(body for url, body in okx.items() if url.endswith("instType=SWAP"))
+    rows = [{**i, "instFamily": i["uly"]} for i in swaps["data"] if i["instId"] in OKX_SWAPS]
+    swaps = {**swaps, "data": rows}
+    return {
+        "binance_exchange_info.json": info,
+        "bybit_instruments.json": linear,
+        "okx_instruments.json": swaps,
+    }
 
 
 def main() -> None:

@@ -149,7 +149,9 @@ async def check_rest(
     credentials = None
     if account is not None and network != "mainnet":
         try:
-            credentials = load_credentials(account.name, account.secrets_file)
+            credentials = load_credentials(
+                account.name, account.secrets_file, needs_passphrase=account.venue == "okx"
+            )
         except ConfigError as exc:
             return [Check(venue, "credentials", False, str(exc))]
     exchange = public_exchange(venue, _rest_base(config, network, account), network, credentials)

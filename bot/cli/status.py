@@ -161,7 +161,9 @@ def check_config(args: argparse.Namespace) -> int:
     for account in config.accounts:
         if account.execution == "testnet" and not args.offline:
             try:
-                load_credentials(account.name, account.secrets_file)  # present and private
+                load_credentials(
+                    account.name, account.secrets_file, needs_passphrase=account.venue == "okx"
+                )  # present and private
             except ConfigError as exc:
                 raise ConfigError(
                     f"{exc} (`config check --offline` checks the file alone)"

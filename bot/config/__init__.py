@@ -119,11 +119,6 @@ def _check_accounts(config: Config, path: Path) -> None:
                 f"{where}.account_type: {account.venue} accounts have one type; account_type "
                 '("unified" or "classic") is for Bybit accounts: remove it'
             )
-        if account.execution == "testnet" and account.venue == "okx":
-            raise ConfigError(
-                f"{where}.execution: testnet execution is not built for OKX yet (paper trading "
-                'and the ledger are); use execution = "paper"'
-            )
         if not any(f.venue == account.venue for f in config.feeds):
             raise ConfigError(
                 f"{where}.venue: no feed reads {account.venue}; add a [[feeds]] "

@@ -39,7 +39,10 @@ async def load_instruments(
     if missing:
         raise UnknownInstrument(f"{venue} lists no linear perpetual {', '.join(missing)}")
     unified = [by_id[s]["symbol"] for s in symbols]
-    tiers = await exchange.fetch_leverage_tiers(unified)
+    if venue is Venue.OKX:  # ccxt: fetchLeverageTiers False, fetchMarketLeverageTiers True
+        tiers = {u: await exchange.fetch_market_leverage_tiers(u) for u in unified}
+    else:
+        tiers = await exchange.fetch_leverage_tiers(unified)
 
     def table(symbol: str) -> TierTable:
         rows = tiers[by_id[symbol]["symbol"]]

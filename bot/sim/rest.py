@@ -1,4 +1,4 @@
-"""The REST side of the simulator: enough of Binance USDⓈ-M and Bybit v5 for ccxt's market data.
+"""The REST side of the simulator: enough of Binance USDⓈ-M, Bybit v5 and OKX v5 for ccxt.
 
 Trading rules come from recorded exchange answers (bot/sim/data, see tools/build_sim_data.py);
 tickers and mark prices from what the simulator is playing. The leverage brackets and risk limits
@@ -25,6 +25,7 @@ from bot.core.values import Venue, fmt
 from bot.markets.snapshot import bundled_for
 from bot.sim.bybit_exchange import SimBybitExchange
 from bot.sim.exchange import SimExchange
+from bot.sim.okx_exchange import SimOkxExchange
 
 RECV_WINDOW_MS = 5000
 
@@ -58,7 +59,12 @@ def _sim_max_leverage(rate: Decimal) -> int:
 
 class RestApi:
     def __init__(
-        self, board: PriceBoard, api_key: str, api_secret: str, exchange: SimExchange | None = None
+        self,
+        board: PriceBoard,
+        api_key: str,
+        api_secret: str,
+        exchange: SimExchange | None = None,
+        passphrase: str = "sim-passphrase",  # noqa: S107 — the simulator's test passphrase (OKX)
     ) -> None:
         self.board = board
         self.exchange = exchange or SimExchange()
@@ -69,6 +75,9 @@ class RestApi:
         self.binance_info = _data("binance_exchange_info.json")
         self.bybit_instruments = _data("bybit_instruments.json")
         self.bybit = SimBybitExchange(self.bybit_instruments, api_key, api_secret)
+        self.okx = SimOkxExchange(
+            _data("okx_instruments.json"), board, api_key, api_secret, passphrase
+        )
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -100,6 +109,7 @@ class RestApi:
             web.get("/v5/market/risk-limit", self.bybit_risk_limit),
             web.get("/v5/asset/coin/query-info", self.bybit_coins),
             *self.bybit.routes(),
+            *self.okx.routes(),
         ]
 
     @web.middleware

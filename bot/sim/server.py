@@ -90,6 +90,7 @@ class Simulator:
         port: int = 0,
         api_key: str = "sim-key",
         api_secret: str = "sim-secret",  # noqa: S107 — the simulator's documented test secret
+        api_passphrase: str = "sim-passphrase",  # noqa: S107 — likewise (OKX)
     ) -> None:
         self.source = source
         self.faults = faults or FaultPlan()
@@ -102,12 +103,16 @@ class Simulator:
         self.hub = Hub()
         self.board = PriceBoard()
         self.stats = SimStats()
-        self.rest = RestApi(self.board, api_key, api_secret)
+        self.rest = RestApi(self.board, api_key, api_secret, passphrase=api_passphrase)
         self.finished = asyncio.Event()
         self._pipeline = FramePipeline()
         for venue in ("binance", "bybit", "okx"):
             self._pipeline.connect(venue, venue)
-        self._books = {"binance": self.rest.exchange.engine, "bybit": self.rest.bybit.engine}
+        self._books = {
+            "binance": self.rest.exchange.engine,
+            "bybit": self.rest.bybit.engine,
+            "okx": self.rest.okx.engine,
+        }
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sockets: set[web.WebSocketResponse] = set()

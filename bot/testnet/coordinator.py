@@ -32,7 +32,10 @@ def build_mirrors(config: Config) -> dict[str, TestnetMirror]:
         a.name: TestnetMirror(
             a.name,
             a.venue,
-            VENUES[a.venue][0](*load_credentials(a.name, a.secrets_file), a.exchange_url),
+            VENUES[a.venue][0](
+                load_credentials(a.name, a.secrets_file, needs_passphrase=a.venue == "okx"),
+                a.exchange_url,
+            ),
         )
         for a in testnet
     }
@@ -74,9 +77,13 @@ class TestnetCoordinator:
             position = kernel.position(mirror.account, request.symbol, request.slot)
             self._mirrored.add(event.order_id)
             self._pending.add(event.order_id)
+            settings = kernel.account(mirror.account).settings(request.symbol)
             self._spawn(
                 mirror.place(
-                    event.order_id, request, position.qty if position is not None else None
+                    event.order_id,
+                    request,
+                    position.qty if position is not None else None,
+                    settings,
                 )
             )
         elif isinstance(event, OrderCanceled) and event.order_id in self._mirrored:
@@ -87,7 +94,8 @@ class TestnetCoordinator:
             account = kernel.account(mirror.account)
             symbols = self.symbols.get(mirror.venue, set()) | {event.change.symbol}
             modes = {s: account.settings(s).margin_mode for s in symbols}
-            self._spawn(mirror.setting(event.change, modes))
+            settings = account.settings(event.change.symbol)
+            self._spawn(mirror.setting(event.change, modes, settings))
         elif isinstance(event, OrderMirrored | MirrorFailed):
             # The venue has answered: now its books can be compared with ours.
             self._pending.discard(event.order_id)

@@ -1,12 +1,14 @@
 """API credentials: from the environment or a separate secrets file, never the main config.
 
 Environment: `MARGINBOT_<ACCOUNT>_API_KEY` and `MARGINBOT_<ACCOUNT>_API_SECRET` (the account name
-upper-cased, other characters as `_`), and `MARGINBOT_<ACCOUNT>_COMMAND_SECRET` for signed MQTT
-commands. Secrets file (TOML, readable by its owner only):
+upper-cased, other characters as `_`), `MARGINBOT_<ACCOUNT>_API_PASSPHRASE` for OKX, whose API
+keys have one, and `MARGINBOT_<ACCOUNT>_COMMAND_SECRET` for signed MQTT commands. Secrets file
+(TOML, readable by its owner only):
 
     [isolated]
     api_key = "..."
     api_secret = "..."
+    api_passphrase = "..."   # OKX only
     command_secret = "..."
 """
 
@@ -16,9 +18,19 @@ import os
 import re
 import stat
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """An API key; its repr never shows the secret or the passphrase."""
+
+    api_key: str
+    api_secret: str = field(repr=False)
+    passphrase: str | None = field(default=None, repr=False)
 
 
 def env_names(account: str) -> tuple[str, str]:
@@ -58,20 +70,31 @@ def load_command_secret(account: str, secrets_file: str | None) -> str | None:
     return secret
 
 
-def load_credentials(account: str, secrets_file: str | None) -> tuple[str, str]:
+def load_credentials(
+    account: str, secrets_file: str | None, needs_passphrase: bool = False
+) -> Credentials:
+    """The account's key; `needs_passphrase` (OKX) also requires its passphrase."""
     key_name, secret_name = env_names(account)
+    passphrase_name = key_name.removesuffix("_KEY") + "_PASSPHRASE"
     key, secret = os.environ.get(key_name), os.environ.get(secret_name)
-    if key and secret:
-        return key, secret
-    if secrets_file is not None:
+    passphrase = os.environ.get(passphrase_name) or None
+    if not (key and secret) and secrets_file is not None:
         path = Path(secrets_file)
         entry = _secrets_table(path, account)
-        if entry is not None and entry.get("api_key") and entry.get("api_secret"):
-            return str(entry["api_key"]), str(entry["api_secret"])
+        if entry is None or not entry.get("api_key") or not entry.get("api_secret"):
+            raise ConfigError(
+                f"secrets file {path} has no [{account}] table with api_key and api_secret"
+            )
+        key, secret = str(entry["api_key"]), str(entry["api_secret"])
+        passphrase = str(entry.get("api_passphrase") or "") or None
+    if not (key and secret):
         raise ConfigError(
-            f"secrets file {path} has no [{account}] table with api_key and api_secret"
+            f"account {account!r} trades on a testnet but has no credentials: set "
+            f"{key_name} and {secret_name}, or give secrets_file"
         )
-    raise ConfigError(
-        f"account {account!r} trades on a testnet but has no credentials: set "
-        f"{key_name} and {secret_name}, or give secrets_file"
-    )
+    if needs_passphrase and not passphrase:
+        raise ConfigError(
+            f"account {account!r} trades on OKX, whose API keys have a passphrase: set "
+            f"{passphrase_name}, or api_passphrase in its secrets file table"
+        )
+    return Credentials(key, secret, passphrase)

@@ -23,6 +23,13 @@ from bot.errors import (
 
 _CODE = re.compile(r'"(?:code|retCode)"\s*:\s*"?(-?\d+)"?')
 _MESSAGE = re.compile(r'"(?:msg|retMsg)"\s*:\s*"([^"]*)"')
+# OKX refuses an order inside a failed envelope (`"code": "1"`): the reason is per order.
+_ORDER_CODE = re.compile(r'"sCode"\s*:\s*"(\d+)"')
+_ORDER_MESSAGE = re.compile(r'"sMsg"\s*:\s*"([^"]*)"')
+_CREDENTIALS = (
+    "the exchange refused the API key or signature; "
+    "check the credentials in the environment or secrets file"
+)
 
 BY_CODE: dict[int, tuple[type[MarginbotError], str]] = {
     -2019: (InsufficientBalance, "the exchange says the margin is insufficient"),
@@ -43,6 +50,23 @@ BY_CODE: dict[int, tuple[type[MarginbotError], str]] = {
     ),
     -1003: (RateLimited, "the exchange's rate limit was hit; requests are slowed down"),
     10006: (RateLimited, "the exchange's rate limit was hit; requests are slowed down"),
+    # OKX v5 (API docs, "Error Code"): order-level sCode and request-level code.
+    51008: (InsufficientBalance, "the exchange says the margin is insufficient"),
+    51169: (PositionError, "the exchange rejected a reduce-only order (no position to reduce)"),
+    51001: (UnknownInstrument, "the exchange does not list this instrument"),
+    50102: (
+        TransientError,
+        "the request's timestamp is outside the exchange's window; "
+        "check this machine's clock (NTP)",
+    ),
+    50011: (RateLimited, "the exchange's rate limit was hit; requests are slowed down"),
+    50111: (RuleViolation, _CREDENTIALS),
+    50113: (RuleViolation, _CREDENTIALS),
+    50105: (RuleViolation, _CREDENTIALS + " (OKX: the passphrase)"),
+    50101: (
+        RuleViolation,
+        "the API key belongs to the other OKX environment (demo trading keys are separate)",
+    ),
 }
 
 
@@ -63,8 +87,7 @@ BY_CLASS: list[tuple[type[Exception] | tuple[type[Exception], ...], type[Marginb
     (
         ccxt.AuthenticationError,
         RuleViolation,
-        "the exchange refused the API key or signature; "
-        "check the credentials in the environment or secrets file",
+        _CREDENTIALS,
     ),
 ]
 
@@ -72,10 +95,10 @@ BY_CLASS: list[tuple[type[Exception] | tuple[type[Exception], ...], type[Marginb
 def exchange_error(exc: Exception) -> MarginbotError:
     """The marginbot error for an exception raised by a ccxt call. Never includes credentials."""
     text = str(exc)
-    match = _CODE.search(text)
+    match = _ORDER_CODE.search(text) or _CODE.search(text)
     if match is not None:
         code = int(match.group(1))
-        message = _MESSAGE.search(text)
+        message = (_ORDER_MESSAGE if match.re is _ORDER_CODE else _MESSAGE).search(text)
         detail = f" ({code}: {message.group(1)})" if message else f" ({code})"
         if code in BY_CODE:
             kind, sentence = BY_CODE[code]

@@ -3,7 +3,10 @@
 The local ledger still computes everything; the venue's answers are compared with it by the
 reconciler. Binance USDⓈ-M: ccxt's `enable_demo_trading(True)` (ccxt deprecated the futures
 testnet). Bybit: ccxt's `set_sandbox_mode(True)` (api-testnet). Bybit trails stops at position
-level (trading-stop), so trailing-stop orders are not mirrored there.
+level (trading-stop), so trailing-stop orders are not mirrored there. OKX: demo trading, ccxt's
+`set_sandbox_mode(True)` (the `x-simulated-trading: 1` header); sizes go out in contracts, the
+margin mode with every order (`tdMode`), conditional orders as algo `trigger` orders and
+trailing stops as `move_order_stop`.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import ccxt.async_support as ccxt_async
 
 from bot.core.events import LeverageChanged, MarginModeChanged
 from bot.core.ledger.figures import AccountFigures
+from bot.core.ledger.positions import SymbolSettings
 from bot.core.orders.model import OrderRequest, OrderType, PriceSource, TimeInForce, fires_on_rise
 from bot.core.values import MarginMode, PositionSlot
 from bot.errors import MarginbotError
 from bot.markets.loader import point_at
+from bot.testnet.credentials import Credentials
 from bot.testnet.errors import exchange_error
 from bot.testnet.events import MirrorFailed, OrderMirrored, Reconciled, ReconciliationDrift
 from bot.testnet.reconcile import Tolerance, compare, venue_wallet
@@ -42,11 +47,11 @@ BINANCE_TIF = {
 }
 
 
-def binance_exchange(api_key: str, api_secret: str, url: str | None) -> Any:
+def binance_exchange(credentials: Credentials, url: str | None) -> Any:
     exchange = ccxt_async.binanceusdm(
         {
-            "apiKey": api_key,
-            "secret": api_secret,
+            "apiKey": credentials.api_key,
+            "secret": credentials.api_secret,
             "enableRateLimit": True,
             "options": {"fetchCurrencies": False},
         }
@@ -57,11 +62,11 @@ def binance_exchange(api_key: str, api_secret: str, url: str | None) -> Any:
     return exchange
 
 
-def bybit_exchange(api_key: str, api_secret: str, url: str | None) -> Any:
+def bybit_exchange(credentials: Credentials, url: str | None) -> Any:
     exchange = ccxt_async.bybit(
         {
-            "apiKey": api_key,
-            "secret": api_secret,
+            "apiKey": credentials.api_key,
+            "secret": credentials.api_secret,
             "enableRateLimit": True,
             "options": {"defaultType": "swap", "fetchMarkets": {"types": ["linear"]}},
         }
@@ -70,6 +75,62 @@ def bybit_exchange(api_key: str, api_secret: str, url: str | None) -> Any:
     if url is not None:
         point_at(exchange, url)
     return exchange
+
+
+OKX_OPTIONS = {"defaultType": "swap", "fetchMarkets": {"types": ["swap"]}}
+
+
+def okx_exchange(credentials: Credentials, url: str | None) -> Any:
+    exchange = ccxt_async.okx(
+        {
+            "apiKey": credentials.api_key,
+            "secret": credentials.api_secret,
+            "password": credentials.passphrase,
+            "enableRateLimit": True,
+            "options": dict(OKX_OPTIONS),
+        }
+    )
+    exchange.set_sandbox_mode(True)  # demo trading: `x-simulated-trading: 1`
+    if url is not None:
+        point_at(exchange, url)
+    return exchange
+
+
+OKX_SOURCES = {PriceSource.MARK: "mark", PriceSource.LAST: "last", PriceSource.INDEX: "index"}
+
+
+def okx_params(order_id: str, request: OrderRequest) -> tuple[str, dict[str, Any]]:
+    """The ccxt order type and parameters for OKX v5 (`trade/batch-orders`, `trade/order-algo`).
+
+    The client id goes out without the engine's dash (OKX: clOrdId is 1–32 letters and
+    digits). Stops and take-profits are `trigger` algo orders (ccxt `triggerPrice`, with
+    `triggerPxType`); trailing stops `move_order_stop` (ccxt `trailingPercent`, `activePx`).
+    The caller adds `marginMode` (OKX's `tdMode`), which OKX takes with every order.
+    """
+    params: dict[str, Any] = {"clientOrderId": okx_client_id(order_id)}
+    kind = "limit" if request.price is not None else "market"
+    if request.type is OrderType.TRAILING_STOP_MARKET:
+        rate = request.callback_rate or Decimal(0)  # the engine requires one
+        params["trailingPercent"] = str(rate * 100)
+        if request.activation_price is not None:
+            params["activePx"] = str(request.activation_price)
+    elif request.trigger_price is not None:
+        params["triggerPrice"] = str(request.trigger_price)
+        params["triggerPxType"] = OKX_SOURCES[request.trigger_source]
+    if kind == "limit" and not request.type.triggered:
+        if request.time_in_force is TimeInForce.POST_ONLY:
+            params["postOnly"] = True
+        elif request.time_in_force is not TimeInForce.GTC:
+            params["timeInForce"] = request.time_in_force.value.upper()
+    if request.reduce_only or request.close_position:
+        params["reduceOnly"] = True
+    if request.slot is not PositionSlot.BOTH:
+        params["positionSide"] = request.slot.value
+    return kind, params
+
+
+def okx_client_id(order_id: str) -> str:
+    return "".join(ch for ch in order_id if ch.isalnum())[:32]
 
 
 BYBIT_SOURCES = {
@@ -161,15 +222,21 @@ def unified_margin_mode(change: MarginModeChanged, modes: Mapping[str, MarginMod
 
 
 def public_exchange(
-    venue: str, url: str | None, network: str, credentials: tuple[str, str] | None = None
+    venue: str, url: str | None, network: str, credentials: Credentials | None = None
 ) -> Any:
     """A ccxt exchange for market data (markets, risk limits) on `network`'s REST hosts.
 
     Binance's leverage brackets (`GET /fapi/v1/leverageBracket`) are USER_DATA: they need a
-    key, which a testnet account's `credentials` give; Bybit's risk limits are public.
+    key, which a testnet account's `credentials` give; Bybit's risk limits and OKX's position
+    tiers are public.
     """
-    key = {"apiKey": credentials[0], "secret": credentials[1]} if credentials else {}
-    if venue == "binance":
+    key = {"apiKey": credentials.api_key, "secret": credentials.api_secret} if credentials else {}
+    if venue == "okx":
+        secret = {"password": credentials.passphrase} if credentials else {}
+        exchange = ccxt_async.okx({**key, **secret, "options": dict(OKX_OPTIONS)})
+        if network in ("demo", "sim"):  # the simulator plays OKX's demo trading
+            exchange.set_sandbox_mode(True)
+    elif venue == "binance":
         exchange = ccxt_async.binanceusdm({**key, "options": {"fetchCurrencies": False}})
         if network in ("testnet", "demo"):
             exchange.enable_demo_trading(True)  # ccxt deprecated the futures testnet
@@ -189,13 +256,14 @@ def public_exchange(
 VENUES: dict[
     str,
     tuple[
-        Callable[[str, str, str | None], Any],
+        Callable[[Credentials, str | None], Any],
         Callable[[str, OrderRequest], tuple[str, dict[str, Any]]],
         str,
     ],
 ] = {
     "binance": (binance_exchange, binance_params, "origClientOrderId"),
     "bybit": (bybit_exchange, bybit_params, "orderLinkId"),
+    "okx": (okx_exchange, okx_params, "clOrdId"),
 }
 
 
@@ -217,12 +285,22 @@ class TestnetMirror:
         self._params = VENUES[venue][1]
         self._cancel_key = VENUES[venue][2]
         self._conditional: set[str] = set()  # Binance: placed through the Algo Service
+        self._algo_ids: dict[str, str] = {}  # OKX: our order id -> the venue's algoId
+        self.contract_sizes: dict[str, Decimal] = {}  # market id -> base units per contract
 
     async def start(self) -> None:
         markets = await self.exchange.load_markets()
-        self.unified = {
-            m["id"]: m["symbol"] for m in markets.values() if m.get("swap") and m.get("linear")
+        linear = [m for m in markets.values() if m.get("swap") and m.get("linear")]
+        self.unified = {m["id"]: m["symbol"] for m in linear}
+        self.contract_sizes = {
+            m["id"]: Decimal(repr(m.get("contractSize") or 1)).normalize() for m in linear
         }
+
+    def _amount(self, symbol: str, qty: Decimal) -> float:
+        """Base units on the wire, or contracts where the venue counts in them (OKX)."""
+        if self.venue == "okx":
+            return float(qty / self.contract_sizes.get(symbol, Decimal(1)))
+        return float(qty)
 
     async def close(self) -> None:
         await self.exchange.close()
@@ -234,21 +312,31 @@ class TestnetMirror:
             raise MarginbotError(f"the exchange lists no linear perpetual {symbol}") from None
 
     async def place(
-        self, order_id: str, request: OrderRequest, position_qty: Decimal | None = None
+        self,
+        order_id: str,
+        request: OrderRequest,
+        position_qty: Decimal | None = None,
+        settings: SymbolSettings | None = None,
     ) -> OrderMirrored | MirrorFailed:
-        """`position_qty` sizes a close-position order on venues that need a quantity."""
+        """`position_qty` sizes a close-position order on venues that need a quantity;
+        `settings` (the symbol's margin mode) goes with every order on OKX."""
         try:
             kind, params = self._params(order_id, request)
             qty = request.qty if request.qty is not None else position_qty
             if self.venue == "binance" and request.close_position:
                 qty = None
-            amount = float(qty) if qty is not None else None
+            if self.venue == "okx":
+                mode = settings.margin_mode if settings is not None else MarginMode.CROSS
+                params["marginMode"] = mode.value
+            amount = self._amount(request.symbol, qty) if qty is not None else None
             price = float(request.price) if request.price is not None else None
             answer = await self.exchange.create_order(
                 self._symbol(request.symbol), kind, request.side.value, amount, price, params
             )
             if self.venue == "binance" and request.type.triggered:
                 self._conditional.add(order_id)
+            if self.venue == "okx" and request.type.triggered:
+                self._algo_ids[order_id] = str(answer.get("id"))
         except MarginbotError as exc:
             return MirrorFailed(time.time_ns(), self.account, order_id, str(exc))
         except Exception as exc:  # ccxt raises many classes; all become our errors
@@ -261,17 +349,31 @@ class TestnetMirror:
         self,
         change: LeverageChanged | MarginModeChanged,
         modes: Mapping[str, MarginMode] | None = None,
+        settings: SymbolSettings | None = None,
     ) -> OrderMirrored | MirrorFailed:
         """Send a leverage or margin-mode change to the venue (ccxt `set_leverage`,
         `set_margin_mode`). `modes`: the account's margin mode of every symbol it trades, which
-        a Bybit unified account must agree on (`unified_margin_mode`)."""
+        a Bybit unified account must agree on (`unified_margin_mode`). OKX keeps a leverage
+        per instrument and margin mode and takes the mode with each order: both changes set
+        the leverage for the symbol's mode (`settings`, as it stands after the change)."""
         if isinstance(change, LeverageChanged):
             label = f"leverage {change.symbol}"
         else:
             label = f"margin mode {change.symbol}"
         try:
             symbol = self._symbol(change.symbol)
-            if isinstance(change, LeverageChanged):
+            if self.venue == "okx":
+                current = settings or SymbolSettings(MarginMode.CROSS, Decimal(1))
+                mode = (
+                    change.margin_mode
+                    if isinstance(change, MarginModeChanged)
+                    else current.margin_mode
+                )
+                leverage = (
+                    change.leverage if isinstance(change, LeverageChanged) else current.leverage
+                )
+                await self.exchange.set_leverage(int(leverage), symbol, {"marginMode": mode.value})
+            elif isinstance(change, LeverageChanged):
                 await self.exchange.set_leverage(int(change.leverage), symbol)
             elif self.venue == "bybit":
                 mode = unified_margin_mode(change, modes or {})
@@ -287,11 +389,17 @@ class TestnetMirror:
 
     async def cancel(self, order_id: str, symbol: str) -> OrderMirrored | MirrorFailed:
         params: dict[str, Any] = {self._cancel_key: order_id}
+        venue_id: str | None = None
         if order_id in self._conditional:
             params["trigger"] = True  # ccxt: DELETE /fapi/v1/algoOrder with clientAlgoId
+        if self.venue == "okx":
+            params = {self._cancel_key: okx_client_id(order_id)}
+            if order_id in self._algo_ids:  # OKX: POST trade/cancel-algos by algoId
+                venue_id, params = self._algo_ids[order_id], {"trigger": True}
         try:
-            answer = await self.exchange.cancel_order(None, self._symbol(symbol), params)
+            answer = await self.exchange.cancel_order(venue_id, self._symbol(symbol), params)
             self._conditional.discard(order_id)
+            self._algo_ids.pop(order_id, None)
         except MarginbotError as exc:
             return MirrorFailed(time.time_ns(), self.account, order_id, str(exc))
         except Exception as exc:
@@ -313,8 +421,11 @@ class TestnetMirror:
             positions = await self.exchange.fetch_positions(list(held.values()) or None)
             balance = await self.exchange.fetch_balance()
             leverages: dict[str, Decimal] = {}
+            modes = {f.symbol: f.margin_mode.value for f in before.positions}
             for market_id, symbol in held.items():
-                answer = await self.exchange.fetch_leverage(symbol)
+                # OKX keeps a leverage per margin mode: ask for the position's.
+                extra = {"marginMode": modes[market_id]} if self.venue == "okx" else {}
+                answer = await self.exchange.fetch_leverage(symbol, extra)
                 value = answer.get("longLeverage") or answer.get("shortLeverage")
                 if value is not None:
                     leverages[market_id] = Decimal(repr(value)).normalize()

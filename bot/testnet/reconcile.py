@@ -77,8 +77,17 @@ def venue_wallet(venue: str, balance: Mapping[str, Any], settle: str) -> Decimal
     Binance: ccxt 4.5.90 gives the margin balance (wallet + unrealized PnL) as `total`
     (`parse_balance_custom`), so the wallet is read from the raw answer, `assets[].walletBalance`
     (GET /fapi/v3/account), which includes isolated wallets as our ledger's sum does. Bybit:
-    `total` is the coin's `walletBalance` (GET /v5/account/wallet-balance).
+    `total` is the coin's `walletBalance` (GET /v5/account/wallet-balance). OKX: `total` is the
+    currency's equity (`eq`, `parse_trading_balance`), so the wallet is read from the raw
+    answer, `data[0].details[].cashBal` (GET /api/v5/account/balance), isolated margins
+    included.
     """
+    if venue == "okx":
+        data = (balance.get("info") or {}).get("data") or []
+        first = data[0] if data and isinstance(data[0], Mapping) else {}
+        details = first.get("details") or []
+        row = next((d for d in details if isinstance(d, Mapping) and d.get("ccy") == settle), None)
+        return _decimal(row.get("cashBal")) if row is not None else None
     if venue == "binance":
         assets = (balance.get("info") or {}).get("assets") or []
         row = next((a for a in assets if isinstance(a, Mapping) and a.get("asset") == settle), None)
@@ -87,9 +96,14 @@ def venue_wallet(venue: str, balance: Mapping[str, Any], settle: str) -> Decimal
 
 
 def _signed_size(position: Mapping[str, Any] | None) -> Decimal:
+    """In base units: ccxt's `contracts` × `contractSize` (1 on Binance and Bybit, `ctVal` on
+    OKX)."""
     if position is None:
         return ZERO
-    size = _decimal(position.get("contracts")) or ZERO
+    size = (_decimal(position.get("contracts")) or ZERO) * (
+        _decimal(position.get("contractSize")) or Decimal(1)
+    )
+    size = size.normalize() if size else ZERO
     return -size if position.get("side") == "short" else size
 
 

@@ -143,6 +143,7 @@ def test_bybit_hedge_mode_and_unliquidatable_position() -> None:
     out = calc(
         {
             "venue": "bybit",
+            "account_type": "classic",  # the article's formulas, without the fee to close
             "position_mode": "hedge",
             "wallet_balance": "0",
             "positions": [

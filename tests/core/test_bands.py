@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -13,9 +14,9 @@ from bot.core.alerting.settings import RuleBook, RuleSettings
 from bot.core.commands import CancelOrder, PlaceOrder, SetTakeProfitStopLoss
 from bot.core.engine import Engine
 from bot.core.events import Fill
-from bot.core.instruments import TierTable
+from bot.core.instruments import MaintenanceTier, TierTable
 from bot.core.kernel import Kernel
-from bot.core.ledger.account import Account, Position
+from bot.core.ledger.account import Account, FeeSchedule, Position
 from bot.core.ledger.figures import ratio
 from bot.core.ledger.liquidation import liquidatable
 from bot.core.market import LastPrice, MarkPrice, Trade
@@ -27,6 +28,7 @@ from tests.core.in_full import engine_class, rules_class
 
 D = Decimal
 S = 1_000_000_000
+OKX_FEES = FeeSchedule(D("0.0002"), D("0.0005"))
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 BASE = {"BTCUSDT": D(10_000), "ETHUSDT": D(1_000), "SOLUSDT": D(100)}
 # Narrow tiers, so that positions sit near tier edges and the bands must stop at them.
@@ -35,9 +37,33 @@ TIERS = TierTable.from_floors_and_rates(
 )
 
 
+def _okx_tiers(symbol: str) -> TierTable:
+    """TIERS as OKX has them: by size (the same edges at the base price), no amounts."""
+    return TierTable(
+        tuple(
+            MaintenanceTier(
+                t.notional_floor / BASE[symbol],
+                None if t.notional_cap is None else t.notional_cap / BASE[symbol],
+                t.maint_margin_rate,
+                D(0),
+                None,
+            )
+            for t in TIERS.tiers
+        )
+    )
+
+
 def _account(venue: Venue, wallet: Decimal) -> Account:
+    """OKX with its tiers by size and its taker fee in the requirement; Bybit's Unified
+    account with its fee to close; Binance as it is."""
+    if venue is Venue.OKX:
+        instruments = {
+            s: replace(instrument(s, venue, _okx_tiers(s)), tiers_by_quantity=True) for s in SYMBOLS
+        }
+        return Account(venue, instruments, wallet, fees=OKX_FEES, default_leverage=D(20))
     instruments = {s: instrument(s, venue, TIERS) for s in SYMBOLS}
-    return Account(venue, instruments, wallet, fees=NO_FEES, default_leverage=D(20))
+    fees = OKX_FEES if venue is Venue.BYBIT else NO_FEES
+    return Account(venue, instruments, wallet, fees=fees, default_leverage=D(20))
 
 
 position_specs = st.lists(

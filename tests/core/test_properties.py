@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from decimal import Decimal
 
 import hypothesis
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core.events import Fill, FillApplied, FundingApplied
-from bot.core.instruments import TierTable
+from bot.core.instruments import MaintenanceTier, TierTable
 from bot.core.ledger.account import Account, FeeSchedule
 from bot.core.ledger.liquidation import (
     LiquidationTarget,
@@ -40,8 +41,32 @@ rates = st.integers(-300, 300).map(lambda n: Decimal(n).scaleb(-6))
 fees = FeeSchedule(Decimal("0.0002"), Decimal("0.0005"))
 
 
+# OKX's tiers are by size (base units here): edges inside the sizes drawn (0.001 … 5), with no
+# maintenance amount, so the requirement steps at an edge as OKX's does.
+OKX_SIZE_TIERS = TierTable(
+    tuple(
+        MaintenanceTier(floor, cap, rate, Decimal(0), None)
+        for floor, cap, rate in (
+            (Decimal(0), Decimal("0.5"), Decimal("0.004")),
+            (Decimal("0.5"), Decimal(2), Decimal("0.01")),
+            (Decimal(2), Decimal(4), Decimal("0.025")),
+            (Decimal(4), None, Decimal("0.05")),
+        )
+    )
+)
+
+
 def new_account(venue: Venue, wallet: Decimal) -> Account:
-    instruments = {s: instrument(s, venue, BRACKETS, Decimal("0.0125")) for s in SYMBOLS}
+    """Every venue with its own rules and the taker fee of `fees`: Binance's brackets, Bybit's
+    Unified account (the fee to close in IM and MM), OKX's tiers by size (and the fee in the
+    requirement)."""
+    if venue is Venue.OKX:
+        instruments = {
+            s: replace(instrument(s, venue, OKX_SIZE_TIERS), tiers_by_quantity=True)
+            for s in SYMBOLS
+        }
+    else:
+        instruments = {s: instrument(s, venue, BRACKETS, Decimal("0.0125")) for s in SYMBOLS}
     return Account(venue, instruments, wallet, fees=fees)
 
 

@@ -15,6 +15,7 @@ from bot.sim.scenario import scenario_from_dict
 from bot.sim.server import Simulator
 from bot.sim.sources import ScenarioSource
 from bot.testnet import mirror as mirrors
+from bot.testnet.credentials import Credentials
 from bot.testnet.events import MirrorFailed, OrderMirrored
 
 FLAT = scenario_from_dict(
@@ -63,12 +64,16 @@ CONDITIONAL = {
     ),
 }
 
+SIM_KEY = Credentials("sim-key", "sim-secret")
+
 
 async def _mirror(sim: Simulator) -> mirrors.TestnetMirror:
     while not sim.board.symbols:
         await asyncio.sleep(0.02)
     mirror = mirrors.TestnetMirror(
-        "d", "binance", mirrors.VENUES["binance"][0]("sim-key", "sim-secret", sim.base_url())
+        "d",
+        "binance",
+        mirrors.VENUES["binance"][0](SIM_KEY, sim.base_url()),
     )
     await mirror.start()
     return mirror
@@ -144,7 +149,9 @@ async def test_each_bybit_conditional_type_is_created_and_cancelled(kind: OrderT
         while not sim.board.symbols:
             await asyncio.sleep(0.02)
         mirror = mirrors.TestnetMirror(
-            "d", "bybit", mirrors.VENUES["bybit"][0]("sim-key", "sim-secret", sim.base_url())
+            "d",
+            "bybit",
+            mirrors.VENUES["bybit"][0](SIM_KEY, sim.base_url()),
         )
         await mirror.start()
         try:
@@ -168,7 +175,9 @@ async def test_bybit_margin_mode_is_account_wide_and_refused_when_symbols_disagr
         while not sim.board.symbols:
             await asyncio.sleep(0.02)
         mirror = mirrors.TestnetMirror(
-            "d", "bybit", mirrors.VENUES["bybit"][0]("sim-key", "sim-secret", sim.base_url())
+            "d",
+            "bybit",
+            mirrors.VENUES["bybit"][0](SIM_KEY, sim.base_url()),
         )
         await mirror.start()
         venue = sim.rest.bybit

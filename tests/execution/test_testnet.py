@@ -30,7 +30,7 @@ from bot.errors import (
 from bot.sim.scenario import scenario_from_dict
 from bot.sim.server import Simulator
 from bot.sim.sources import ScenarioSource
-from bot.testnet.credentials import load_credentials
+from bot.testnet.credentials import Credentials, load_credentials
 from bot.testnet.errors import exchange_error
 from bot.testnet.reconcile import Tolerance, compare
 from tests.conftest import make_account
@@ -178,14 +178,21 @@ def test_the_binance_wallet_is_the_wallet_not_the_margin_balance() -> None:
 def test_credentials_from_env_or_a_private_secrets_file(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MARGINBOT_MY_DEMO_API_KEY", "k")
     monkeypatch.setenv("MARGINBOT_MY_DEMO_API_SECRET", "s")
-    assert load_credentials("my-demo", None) == ("k", "s")
+    assert load_credentials("my-demo", None) == Credentials("k", "s")
+    assert "'s'" not in repr(load_credentials("my-demo", None))  # the secret never shows
+    with pytest.raises(ConfigError, match="MARGINBOT_MY_DEMO_API_PASSPHRASE"):
+        load_credentials("my-demo", None, needs_passphrase=True)
+    monkeypatch.setenv("MARGINBOT_MY_DEMO_API_PASSPHRASE", "p")
+    assert load_credentials("my-demo", None, needs_passphrase=True).passphrase == "p"
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('[other]\napi_key = "key-1"\napi_secret = "topsecret"\n')
     secrets.chmod(0o644)
     with pytest.raises(ConfigError, match="readable by other users; run `chmod 600"):
         load_credentials("other", str(secrets))
     secrets.chmod(0o600)
-    assert load_credentials("other", str(secrets)) == ("key-1", "topsecret")
+    assert load_credentials("other", str(secrets)) == Credentials("key-1", "topsecret")
+    secrets.write_text('[other]\napi_key = "k"\napi_secret = "s"\napi_passphrase = "pp"\n')
+    assert load_credentials("other", str(secrets), needs_passphrase=True).passphrase == "pp"
     with pytest.raises(ConfigError) as error:
         load_credentials("nobody", None)
     assert "MARGINBOT_NOBODY_API_KEY" in str(error.value)
@@ -412,7 +419,7 @@ async def test_mirror_cancels_with_the_venues_own_client_id_parameter(venue: str
         while not sim.board.symbols:
             await asyncio.sleep(0.02)
         mirror = TestnetMirror(
-            "d", venue, VENUES[venue][0]("sim-key", "sim-secret", sim.base_url())
+            "d", venue, VENUES[venue][0](Credentials("sim-key", "sim-secret"), sim.base_url())
         )
         await mirror.start()
         try:

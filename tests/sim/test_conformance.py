@@ -24,6 +24,7 @@ from bot.sim.scenario import scenario_from_dict
 from bot.sim.server import Simulator
 from bot.sim.sources import ScenarioSource
 from bot.testnet import mirror as mirrors
+from bot.testnet.credentials import Credentials
 from tests.conftest import SHARED_DATA, shared_data
 
 REST = "ccxt/rest-answers.json"
@@ -71,8 +72,8 @@ def _cases() -> list[Any]:
 
 async def _collect(base_url: str, sim: Simulator) -> dict[str, Any]:
     """The simulator's answers to the requests behind each recorded answer, through ccxt."""
-    binance = mirrors.binance_exchange("sim-key", "sim-secret", base_url)
-    bybit = mirrors.bybit_exchange("sim-key", "sim-secret", base_url)
+    binance = mirrors.binance_exchange(Credentials("sim-key", "sim-secret"), base_url)
+    bybit = mirrors.bybit_exchange(Credentials("sim-key", "sim-secret"), base_url)
     try:
         await binance.load_markets()
         await bybit.load_markets()

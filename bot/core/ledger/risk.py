@@ -118,7 +118,7 @@ class RiskViews:
             position.slot,
             position.margin_mode,
             funds,
-            tuple((p.slot, p.side, p.qty, p.entry_price) for p in group),
+            tuple((p.slot, p.side, p.qty, p.entry_price, p.leverage) for p in group),
             tuple(tiers.tier_index(p.qty * mark) for p in group),  # where the solver starts
         )
         cached = self._liquidation_prices.get(key, self)

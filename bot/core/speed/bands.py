@@ -11,7 +11,9 @@ The margin ratio (maintenance margin / margin balance) is bounded over a band by
 
 - a position's unrealized PnL moves by at most qty × |Δmark|;
 - its maintenance margin (tier rate × notional − amount, the tier chosen by notional: Binance
-  by the notional at the mark, Bybit by the notional at entry, where it does not move at all)
+  by the notional at the mark, Bybit by the notional at entry, where it does not move at all;
+  a Bybit Unified account's fee to close is fixed at entry too; OKX's requirement is the value
+  at the mark × (the rate of the tier its size fixes + the taker rate))
   moves by at most qty × rate × |Δmark|, the rate the highest of the tiers the notional can
   reach when the table is continuous at its edges (Binance derives its amounts so that it is),
   else the rate of its own tier while the notional stays inside that tier.
@@ -66,8 +68,15 @@ def ratio_width(
         if mark is None:
             return None
         value = position.qty * mark
-        tiers = account.instrument(position.symbol).tiers
+        instrument = account.instrument(position.symbol)
+        tiers = instrument.tiers
         notional += value
+        if instrument.tiers_by_quantity:
+            # OKX: the size fixes the tier; the requirement value × (rate + taker) is linear in
+            # the mark (the fee to close is priced at the mark too).
+            taker = account.taker_fee_rate(position.symbol)
+            slope += value * (tiers.tier_for(position.qty).maint_margin_rate + taker)
+            continue
         rate = _steepest(tiers, value + value)
         if rate is None:  # not continuous at its edges: stay inside the tier
             tier = tiers.tier_for(value)
