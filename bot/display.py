@@ -1,6 +1,7 @@
 """Figures as a trader reads them, the same everywhere (`status`, the CLI's replies, the web
-view, the compare report): money and prices with separators and two places, fractions as
-percentages with two places, '-' for none. The ledger keeps full precision; only display rounds.
+view, the compare report): money with separators and two places, prices with at least five
+significant digits, fractions as percentages with two places, '-' for none. The ledger keeps
+full precision; only display rounds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,21 @@ def money(value: Any) -> str:
         return f"{Decimal(str(value)):,.2f}"
     except ArithmeticError:
         return str(value)
+
+
+def price(value: Any) -> str:
+    """A price with separators and at least five significant digits: 25,422.80, 64.599,
+    0.45478 (two places would show an ADA or XRP price, or its liquidation price, as 0.45)."""
+    if value is None:
+        return "-"
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    places = 2 if number == 0 else min(8, max(2, 4 - number.adjusted()))
+    return f"{number:,.{places}f}"
 
 
 def percent(value: Any) -> str:

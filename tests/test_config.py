@@ -11,7 +11,9 @@ from bot.errors import ConfigError
 from tests.conftest import ROOT
 
 
-@pytest.mark.parametrize("name", ["default.toml", "sim-crash.toml", "example-mainnet-data.toml"])
+@pytest.mark.parametrize(
+    "name", ["default.toml", "sim-crash.toml", "okx-crash.toml", "example-mainnet-data.toml"]
+)
 def test_shipped_configs_load(name: str) -> None:
     config = load_config(ROOT / "config" / name)
     assert config.feeds

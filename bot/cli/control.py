@@ -15,7 +15,7 @@ import orjson
 from bot.config import load_config
 from bot.control.socket_server import send
 from bot.core.orders.model import OrderType
-from bot.display import money, percent
+from bot.display import money, percent, price
 from bot.errors import InputError, MarginbotError, TransientError
 
 DEFAULT_SOCKET = Path("logs/marginbot.sock")
@@ -268,8 +268,8 @@ def show_state(args: argparse.Namespace, orders_only: bool = False) -> int:
             for p in state["positions"]:
                 sys.stdout.write(
                     f"  {p['side']:<5} {_shown(p['qty'])} {p['symbol']} {p['margin_mode']} entry "
-                    f"{_money(p['entry_price'])} mark {_money(p['mark_price'])} liq "
-                    f"{_money(p['liquidation_price'])} upnl {_money(p['unrealized_pnl'])} ratio "
+                    f"{price(p['entry_price'])} mark {price(p['mark_price'])} liq "
+                    f"{price(p['liquidation_price'])} upnl {_money(p['unrealized_pnl'])} ratio "
                     f"{_percent(p['margin_ratio'])}\n"
                 )
         for o in state["orders"]:

@@ -67,6 +67,7 @@ CODES = {
     "min_qty": ("51020", "Your order should meet or exceed the minimum order amount"),
     "tick_size": ("51000", "Parameter px error"),
 }
+GREEKS = ("deltaBS", "deltaPA", "gammaBS", "gammaPA", "thetaBS", "thetaPA", "vegaBS", "vegaPA")
 TRIGGER_SOURCES = {"mark": PriceSource.MARK, "last": PriceSource.LAST, "index": PriceSource.INDEX}
 
 
@@ -482,6 +483,7 @@ class SimOkxExchange:
             "liab": "",
             "liabCcy": "",
             "optVal": "",
+            **dict.fromkeys(GREEKS, ""),  # options only: empty on a swap
             "tradeId": "1",
             "cTime": now,
             "uTime": now,
@@ -518,6 +520,13 @@ class SimOkxExchange:
             "eqUsd": fmt(f.margin_balance),
             "mgnRatio": "",
             "notionalLever": "0",
+            "crossLiab": "",
+            "isoLiab": "",
+            "liab": "",
+            "uplLiab": "",
+            "interest": "",
+            "maxLoan": "",
+            "twap": "0",
             "uTime": now,
         }
         return ok(

@@ -219,3 +219,35 @@ def test_a_partial_step_always_leaves_a_smaller_position_in_a_lower_tier(
     assert after == before + booked
     if left is not None:
         assert not isolated_is_liquidatable(account, left)
+
+
+def test_the_engine_cancels_orders_first_then_steps_down_and_alerts() -> None:
+    """Through the kernel: a Bybit position in tier 4 with a resting order. The mark tick that
+    makes it liquidatable cancels the order, cuts the position to tier 3 (an event and a
+    `partial_liquidation` alert), and the rest survives."""
+    from bot.core.commands import PlaceOrder
+    from bot.core.engine import Engine
+    from bot.core.engine_events import OrderCanceled, PositionPartiallyLiquidated
+    from bot.core.kernel import Kernel
+    from bot.core.market import MarkPrice, Trade
+    from bot.core.orders.model import OrderRequest, OrderType
+
+    account = _account(Venue.BYBIT, STEPPED)
+    kernel = Kernel(Engine({"b": account}))
+    kernel.step(MarkPrice("bybit", "XUSDT", Decimal(1), None, None, None, 0, 0), "m0")
+    kernel.step(Trade("bybit", "XUSDT", Decimal(1), Decimal(1), OrderSide.BUY, "t", 0, 0), "t0")
+    market = OrderRequest("XUSDT", OrderSide.BUY, OrderType.MARKET, Decimal(350))
+    kernel.step(PlaceOrder("b", market, 0), "o1")
+    limit = OrderRequest("XUSDT", OrderSide.SELL, OrderType.LIMIT, Decimal(10), price=Decimal(2))
+    kernel.step(PlaceOrder("b", limit, 0), "o2")
+    assert account.open_order_count("XUSDT") == 1
+    step = kernel.step(MarkPrice("bybit", "XUSDT", Decimal("0.921"), None, None, None, 1, 1), "m1")
+    kinds = [type(e) for e in step.events]
+    assert kinds.index(OrderCanceled) < kinds.index(PositionPartiallyLiquidated)
+    [partial] = [e for e in step.events if isinstance(e, PositionPartiallyLiquidated)]
+    assert (partial.step.tier_before, partial.step.tier_after) == (4, 3)
+    assert [a.kind for a in step.alerts if a.kind == "partial_liquidation"] == [
+        "partial_liquidation"
+    ]
+    assert account.held("XUSDT").qty == Decimal(300)
+    assert account.open_order_count("XUSDT") == 0
