@@ -16,7 +16,7 @@ from bot.core.kernel import Kernel
 from bot.core.ledger.figures import PositionFigures
 from bot.core.prices import SymbolPrices
 from bot.core.values import Side
-from bot.display import money, percent
+from bot.display import money, percent, price
 
 
 def distance(side: Side, price: Decimal | None, liquidation: Decimal | None) -> Decimal | None:
@@ -43,10 +43,10 @@ def position_view(
         "size": f"{figures.qty.normalize():f}",
         "margin_mode": figures.margin_mode.value,
         "leverage": f"{figures.leverage.normalize():f}",
-        "entry": money(figures.entry_price),
-        "mark": money(figures.mark_price),
-        "last": money(last),
-        "liquidation": money(liquidation),
+        "entry": price(figures.entry_price),
+        "mark": price(figures.mark_price),
+        "last": price(last),
+        "liquidation": price(liquidation),
         "liquidation_price": float(liquidation) if liquidation is not None else None,
         "entry_price": float(figures.entry_price),
         "distance_by_mark": percent(by_mark),

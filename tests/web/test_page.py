@@ -9,6 +9,7 @@ import pytest
 
 from bot.core.ledger.figures import account_figures
 from bot.daemon import Daemon
+from bot.display import price
 from tools.chromium import Chromium, chromium_binary, coloured_pixels
 
 if chromium_binary() is None:
@@ -39,7 +40,7 @@ async def test_the_page_shows_accounts_positions_liquidation_and_a_moving_chart(
         for name in ("iso", "crs"):
             await browser.wait_for(f"!!document.querySelector('tr.position[data-account={name}]')")
         iso_row = 'tr.position[data-account="iso"] td[data-field="liquidation"]'
-        assert await browser.evaluate(_text(iso_row)) == f"{iso.liquidation_price:,.2f}"
+        assert await browser.evaluate(_text(iso_row)) == price(iso.liquidation_price)
         crs_row = 'tr.position[data-account="crs"] td[data-field="liquidation"]'
         assert (await browser.evaluate(_text(crs_row))).replace(",", "").replace(".", "").isdigit()
         wallet = '.account[data-account="crs"] [data-figure="wallet"] span:last-child'

@@ -17,6 +17,7 @@ from bot.alerts.broker import free_port
 from bot.config import load_config
 from bot.core.ledger.figures import account_figures
 from bot.daemon import Daemon
+from bot.display import price
 from bot.web import server
 from tests.web.conftest import web_config
 
@@ -37,7 +38,7 @@ async def test_the_view_carries_both_accounts_positions_and_liquidation_prices(
     assert [a["name"] for a in view["accounts"]] == ["iso", "crs"]
     iso = account_figures(watched.engine.desks["iso"].account).positions[0]
     [position] = view["accounts"][0]["positions"]
-    assert position["liquidation"] == f"{iso.liquidation_price:,.2f}"
+    assert position["liquidation"] == price(iso.liquidation_price)
     assert position["margin_mode"] == "isolated"
     assert position["distance_by_mark"].endswith(" %")
     assert position["distance_by_last"] != position["distance_by_mark"]  # last ≠ mark here
