@@ -251,3 +251,33 @@ def test_the_engine_cancels_orders_first_then_steps_down_and_alerts() -> None:
     ]
     assert account.held("XUSDT").qty == Decimal(300)
     assert account.open_order_count("XUSDT") == 0
+
+
+def test_long_short_mode_cross_legs_share_one_price() -> None:
+    """OKX long/short mode, cross: both legs of the symbol and the wallet together. Long 0.5
+    at 100, short 1 at 110, wallet 20, MMR 1 %, taker 0.05 %: equity 80 − 0.5·P meets the
+    requirement 1.5·P·1.05 % at P = 80 / 0.51575."""
+    legs = [("long", "0.5", "100"), ("short", "1", "110")]
+    document = {
+        "venue": "okx",
+        "position_mode": "hedge",
+        "wallet_balance": "20",
+        "positions": [
+            {
+                "symbol": "X-USDT-SWAP",
+                "side": side,
+                "qty": qty,
+                "entry_price": entry,
+                "leverage": "10",
+                "margin_mode": "cross",
+                "mark_price": "105",
+                "maint_margin_rate": "0.01",
+                "taker_fee_rate": "0.0005",
+            }
+            for side, qty, entry in legs
+        ],
+    }
+    long_leg, short_leg = json.loads(calculate(json.dumps(document)))["positions"]
+    expected = Decimal(80) / Decimal("0.51575")
+    assert Decimal(long_leg["liquidation_price"]) == expected
+    assert Decimal(short_leg["liquidation_price"]) == expected
