@@ -15,7 +15,7 @@ import orjson
 from bot.config import load_config
 from bot.control.socket_server import send
 from bot.core.orders.model import OrderType
-from bot.display import money, percent, price
+from bot.display import money, percent, plain, price
 from bot.errors import InputError, MarginbotError, TransientError
 
 DEFAULT_SOCKET = Path("logs/marginbot.sock")
@@ -75,28 +75,13 @@ def _print_reply(reply: dict[str, Any], as_json: bool, quiet_if_unchanged: bool 
     return 0 if reply.get("ok") else 1
 
 
-def _shown(value: Any) -> str:
-    """A decimal string as `status` shows it: separators, at most 8 places, no trailing 0."""
-    try:
-        number = Decimal(str(value))
-    except ArithmeticError:
-        return str(value)
-    if not number.is_finite():
-        return str(value)
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -8:
-        number = number.quantize(Decimal("0.00000001"))
-    text = f"{number:,f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def _setting_line(change: dict[str, Any]) -> str:
     symbol = change.get("symbol", "")
     words: dict[str, Callable[[Any], str]] = {
-        "leverage": lambda v: f"leverage of {symbol} set to {_shown(v)}x",
+        "leverage": lambda v: f"leverage of {symbol} set to {plain(v)}x",
         "margin_mode": lambda v: f"margin mode of {symbol} set to {v}",
         "position_mode": lambda v: f"position mode set to {v}",
-        "amount": lambda v: f"isolated margin of {symbol} changed by {_shown(v)}",
+        "amount": lambda v: f"isolated margin of {symbol} changed by {plain(v)}",
     }
     for key, say in words.items():
         if key in change:
@@ -119,9 +104,9 @@ def _event_line(event: dict[str, Any]) -> str | None:
     if kind == "order_filled":
         fill = event["fill"]
         return (
-            f"filled {event['order_id']} ({event['role']}): {fill['side']} {_shown(fill['qty'])} "
-            f"{fill['symbol']} at {_shown(fill['price'])}, fee {_shown(fill['fee'])}, wallet "
-            f"{_shown(fill['wallet_balance'])}"
+            f"filled {event['order_id']} ({event['role']}): {fill['side']} {plain(fill['qty'])} "
+            f"{fill['symbol']} at {plain(fill['price'])}, fee {plain(fill['fee'])}, wallet "
+            f"{plain(fill['wallet_balance'])}"
         )
     if kind == "order_accepted":
         return f"accepted {event['order_id']}: {event['description']} ({event['status']})"
@@ -138,7 +123,7 @@ def _flat(value: Any) -> str:
             for k, v in value.items()
             if k != "type" and v is not None
         )
-    return _shown(value)
+    return plain(value)
 
 
 def order_command(args: argparse.Namespace) -> int:
@@ -267,7 +252,7 @@ def show_state(args: argparse.Namespace, orders_only: bool = False) -> int:
             )
             for p in state["positions"]:
                 sys.stdout.write(
-                    f"  {p['side']:<5} {_shown(p['qty'])} {p['symbol']} {p['margin_mode']} entry "
+                    f"  {p['side']:<5} {plain(p['qty'])} {p['symbol']} {p['margin_mode']} entry "
                     f"{price(p['entry_price'])} mark {price(p['mark_price'])} liq "
                     f"{price(p['liquidation_price'])} upnl {_money(p['unrealized_pnl'])} ratio "
                     f"{_percent(p['margin_ratio'])}\n"

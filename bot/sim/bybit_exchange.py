@@ -33,6 +33,7 @@ from bot.core.orders.model import (
     OrderType,
     PriceSource,
     TimeInForce,
+    triggered_type,
 )
 from bot.core.values import ZERO, MarginMode, OrderSide, PositionSlot, Venue, fmt
 
@@ -212,13 +213,7 @@ class SimBybitExchange:
             rising = str(p.get("triggerDirection")) == "1"
             buy = p.get("side") == "Buy"
             stop = rising == buy  # a buy that fires on a rise, a sell on a fall: a stop
-            kinds = {
-                (True, False): OrderType.STOP_MARKET,
-                (True, True): OrderType.STOP_LIMIT,
-                (False, False): OrderType.TAKE_PROFIT_MARKET,
-                (False, True): OrderType.TAKE_PROFIT_LIMIT,
-            }
-            kind = kinds[(stop, limit)]
+            kind = triggered_type(stop, limit)
         else:
             kind = OrderType.LIMIT if limit else OrderType.MARKET
         position_idx = int(p.get("positionIdx") or 0)

@@ -45,6 +45,7 @@ from bot.core.orders.model import (
     OrderType,
     PriceSource,
     TimeInForce,
+    triggered_type,
 )
 from bot.core.prices import PriceBoard
 from bot.core.values import ZERO, MarginMode, OrderSide, PositionSlot, Side, Venue, fmt
@@ -373,16 +374,10 @@ class SimOkxExchange:
         rises = trigger > now
         stop = rises == buy  # a buy firing on a rise, or a sell on a fall: a stop
         limit = order_px != Decimal(-1)
-        kinds = {
-            (True, False): OrderType.STOP_MARKET,
-            (True, True): OrderType.STOP_LIMIT,
-            (False, False): OrderType.TAKE_PROFIT_MARKET,
-            (False, True): OrderType.TAKE_PROFIT_LIMIT,
-        }
         fields: dict[str, Any] = {"trigger_price": trigger, "trigger_source": source}
         if limit:
             fields["price"] = order_px
-        return self._place(p, kinds[(stop, limit)], **fields)
+        return self._place(p, triggered_type(stop, limit), **fields)
 
     def _find(self, p: dict[str, Any], *, algo: bool) -> Order | None:
         desk = self.engine.desks[self.ACCOUNT]

@@ -108,6 +108,14 @@ class Order:
         return f"{r.type} {r.side} {size} {r.symbol}"
 
 
+def triggered_type(stop: bool, limit: bool) -> OrderType:
+    """The order type of a trigger order a venue describes by direction: a stop (a buy firing
+    on a rise, a sell on a fall) or a take-profit, placing a limit or a market order."""
+    if stop:
+        return OrderType.STOP_LIMIT if limit else OrderType.STOP_MARKET
+    return OrderType.TAKE_PROFIT_LIMIT if limit else OrderType.TAKE_PROFIT_MARKET
+
+
 def fires_on_rise(request: OrderRequest) -> bool:
     """Whether the trigger fires when the price rises to it (Binance's STOP/TAKE_PROFIT rules)."""
     buy = request.side is OrderSide.BUY
