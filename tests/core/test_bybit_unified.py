@@ -135,3 +135,23 @@ def test_the_fee_field_is_refused_where_no_fee_is_charged() -> None:
         calculate(json.dumps({"venue": "okx", "account_type": "classic", "wallet_balance": "1"}))
     with pytest.raises(InputError, match="account_type"):
         calculate(json.dumps({"venue": "bybit", "account_type": "uta", "wallet_balance": "1"}))
+
+
+def test_a_bybit_account_saved_before_account_types_loads_as_classic() -> None:
+    """Its isolated margins were allocated without the fee to close: it keeps the formulas it
+    was booked with. A new Bybit account is Unified."""
+    from bot.core.ledger.account import Account
+    from bot.core.ledger.margin import bybit
+    from bot.core.values import AccountType, Venue
+    from tests.conftest import instrument
+
+    account = Account(Venue.BYBIT, {"BTCUSDT": instrument(venue=Venue.BYBIT)}, Decimal(100))
+    assert account.account_type is AccountType.UNIFIED
+    state = account.__getstate__()
+    for newer in ("account_type", "taker_fee_rates"):
+        state.pop(newer)
+    old = Account.__new__(Account)
+    old.__setstate__(state)
+    assert old.account_type is AccountType.CLASSIC
+    assert old.formulas is bybit.CLASSIC
+    assert old.taker_fee_rates == {}
