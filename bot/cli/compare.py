@@ -151,7 +151,7 @@ def add_parser(commands: Any) -> None:
         "--exit", default="last", metavar="TIME", help="last (default), an ISO time, or ns"
     )
     parser.add_argument(
-        "--venue", default="binance", choices=["binance", "bybit"], help="default binance"
+        "--venue", default="binance", choices=["binance", "bybit", "okx"], help="default binance"
     )
     parser.add_argument(
         "--leverage-grid", metavar="LIST", help="also these leverages, e.g. 3,5,10,20"

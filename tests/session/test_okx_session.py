@@ -11,6 +11,8 @@ from pathlib import Path
 
 import orjson
 
+from bot.cli.compare import compare
+from bot.compare.whatif import Scenario
 from bot.config import load_config
 from bot.daemon import Daemon
 from bot.sim.scenario import load_scenario
@@ -71,3 +73,13 @@ async def test_an_okx_isolated_long_is_liquidated_at_the_okx_price(tmp_path: Pat
     assert mark <= expected
     assert mark > expected - Decimal("0.0011")  # the first tick past it (ticks of ≤ 0.001)
     assert daemon.kernel.position("okx-isolated", SYMBOL) is None
+    # `marginbot compare --venue okx` over the session the daemon recorded: the same moment.
+    assert daemon.recorded is not None
+    what_if = compare(
+        daemon.recorded,
+        Scenario(SYMBOL, "long", Decimal(2000), Decimal(10), Decimal(1000), venue="okx"),
+    )
+    isolated = what_if["modes"]["isolated"]["liquidated_at"]
+    assert isolated["ts_event"] == liquidated["ts_event"]
+    assert isolated["mark_price"] == liquidated["details"]["mark_price"]
+    assert what_if["modes"]["cross"]["liquidated"] is False
