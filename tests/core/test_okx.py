@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -191,11 +192,11 @@ def test_binance_liquidates_whole_positions() -> None:
 @given(
     venue=st.sampled_from([Venue.BYBIT, Venue.OKX]),
     qty=st.integers(1, 500),
-    mark=st.integers(50, 120).map(lambda n: Decimal(n).scaleb(-2)),
+    beyond=st.integers(0, 600),  # how far past the liquidation price the mark is, in 0.01 %
     side=st.sampled_from(list(Side)),
 )
 def test_a_partial_step_always_leaves_a_smaller_position_in_a_lower_tier(
-    venue: Venue, qty: int, mark: Decimal, side: Side
+    venue: Venue, qty: int, beyond: int, side: Side
 ) -> None:
     """And money is conserved: wallet + isolated margin moves only by realized PnL and fees;
     what a full liquidation takes is the margin left."""
@@ -203,9 +204,13 @@ def test_a_partial_step_always_leaves_a_smaller_position_in_a_lower_tier(
     account = _account(venue, tiers)
     order = OrderSide.BUY if side is Side.LONG else OrderSide.SELL
     account.apply_fill(Fill("XUSDT", order, Decimal(qty), Decimal(1)))
+    account.wallet_balance = Decimal(0)  # all in the position: a step must not touch the wallet
     before = account.wallet_balance + account.held("XUSDT").isolated_margin
-    account.set_mark("XUSDT", mark)
+    lp = liquidation_price(account, account.held("XUSDT"))
+    assert lp is not None
+    account.set_mark("XUSDT", lp * (1 - side.sign * Decimal(beyond).scaleb(-4)))
     outcomes = liquidate_all(account)
+    hypothesis.event(" then ".join(type(o).__name__ for o in outcomes) or "nothing")
     booked = Decimal(0)
     for outcome in outcomes:
         if isinstance(outcome, PartialLiquidation):
@@ -217,6 +222,7 @@ def test_a_partial_step_always_leaves_a_smaller_position_in_a_lower_tier(
     left = account.position("XUSDT")
     after = account.wallet_balance + (left.isolated_margin if left else Decimal(0))
     assert after == before + booked
+    assert account.wallet_balance >= 0
     if left is not None:
         assert not isolated_is_liquidatable(account, left)
 

@@ -575,6 +575,13 @@ class Account(PositionIndex):
         position.qty -= qty
         return realized
 
+    def pay_from_isolated_margin(self, position: Position, amount: Decimal) -> None:
+        """Move a fee the wallet paid onto the isolated position's margin instead: a
+        liquidation step's fee comes out of the position's margin, never the wallet."""
+        position.isolated_margin -= amount
+        self.wallet_balance += amount
+        self._ledger_changed(position.symbol)
+
     # -- funding --------------------------------------------------------------------------------
 
     def apply_funding(

@@ -22,7 +22,8 @@ limit that meets the requirement, then liquidation at the bankruptcy price if st
 OKX "forced partial liquidation", as restated by third parties, not read on OKX's own page:
 from tier 3 up, two tiers down per step, full liquidation once tier 1's requirement is not met
 either). The engine cancels the symbol's orders before the steps apply. Steps close at the mark
-price with the account's taker fee: the venues say "at the market", not at which price.
+price with the account's taker fee: the venues say "at the market", not at which price. An
+isolated position's step pays its fee from the position's margin, never from the wallet.
 """
 
 from __future__ import annotations
@@ -274,8 +275,8 @@ def _lowest_tier_would_do(
     share = div(qty, position.qty)
     fee = (position.qty - qty) * mark * leg.taker_fee_rate
     after = account.formulas.maintenance_margin(smaller, mark)
-    if target.margin_mode is MarginMode.ISOLATED:
-        balance = (position.isolated_margin + position.unrealized_pnl(mark)) * share
+    if target.margin_mode is MarginMode.ISOLATED:  # the step's fee comes out of the margin
+        balance = (position.isolated_margin + position.unrealized_pnl(mark)) * share - fee
         return balance > after
     maintenance, unrealized = account.cross_totals()
     balance = account.wallet_balance + unrealized - fee
@@ -301,6 +302,8 @@ def _reduce(
     fill = Fill(position.symbol, closing, cut, mark, Liquidity.TAKER, position.slot, True)
     applied = account.apply_fill(fill)
     after = account.held(position.symbol, position.slot)  # the step leaves `qty` > 0
+    if target.margin_mode is MarginMode.ISOLATED:
+        account.pay_from_isolated_margin(after, applied.fee)
     return PartialLiquidation(
         margin_mode=target.margin_mode,
         symbol=position.symbol,
