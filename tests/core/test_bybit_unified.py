@@ -58,8 +58,8 @@ def _figures(row: dict[str, Any], mmr: str, taker: str, **account: str) -> dict[
             }
         ],
     }
-    result: dict[str, Any] = json.loads(calculate(json.dumps(document)))
-    return result["positions"][0]
+    positions: list[dict[str, Any]] = json.loads(calculate(json.dumps(document)))["positions"]
+    return positions[0]
 
 
 @pytest.mark.parametrize(
