@@ -14,12 +14,20 @@ from rich.table import Table
 
 from bot.cli.control import _call
 from bot.config import Config, load_config
+from bot.config.schema import AccountConfig
 from bot.display import money, percent
 from bot.errors import ConfigError, MarginbotError
 from bot.strategy import load_strategy
 from bot.testnet.credentials import load_credentials
 
 _pct, _money = percent, money  # bot/display.py
+
+
+def _account_type(account: AccountConfig) -> str:
+    """Bybit's account type as `config check` shows it: Unified unless said otherwise."""
+    if account.venue != "bybit":
+        return ""
+    return f" ({account.account_type or 'unified'})"
 
 
 def show_status(args: argparse.Namespace) -> int:
@@ -101,8 +109,9 @@ def describe_config(config: Config, path: Path) -> list[str]:
         for route in feed.routes(config.sim.base_url)
     ]
     lines += [
-        f"  account   {account.name}: {account.venue} {account.margin_mode} "
-        f"{account.wallet_balance} at {account.leverage}x, {account.execution}"
+        f"  account   {account.name}: {account.venue}{_account_type(account)} "
+        f"{account.margin_mode} {account.wallet_balance} at {account.leverage}x, "
+        f"{account.execution}"
         for account in config.accounts
     ]
     lines += [f"  strategy  {s.name} on {s.account}" for s in config.strategies]
