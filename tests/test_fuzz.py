@@ -173,6 +173,13 @@ BYBIT_FRAME = (
     '"lastPrice":"42000.5","markPrice":"42001.2","indexPrice":"42000.0",'
     '"fundingRate":"0.0001","nextFundingTime":"1707926400000"},"cs":1,"ts":1707905549267}'
 )
+# OKX v5 pushes (shapes of shared/data/SURVEY.md): a mark price and a trade in contracts.
+OKX_FRAMES = [
+    '{"arg":{"channel":"mark-price","instId":"ADA-USDT-SWAP"},"data":[{"instType":"SWAP",'
+    '"instId":"ADA-USDT-SWAP","markPx":"0.4987","ts":"1652459215150"}]}',
+    '{"arg":{"channel":"trades","instId":"ADA-USDT-SWAP"},"data":[{"instId":"ADA-USDT-SWAP",'
+    '"tradeId":"12883020","px":"0.4991","sz":"100","side":"sell","ts":"1652459215150"}]}',
+]
 
 
 def _mutate(rng: random.Random, text: str) -> str:
@@ -197,13 +204,16 @@ def test_feed_frames_mutated_and_random_never_stop_the_pipeline_or_the_engine() 
     pipeline = FramePipeline()
     pipeline.connect("binance.1", "binance")
     pipeline.connect("bybit.1", "bybit")
+    pipeline.connect("okx.1", "okx")
     engine = _engine()
     applied = 0
     for n in range(20_000):
         if n % 4 == 0:
             text, conn = rng.randbytes(rng.randrange(200)).decode("latin-1"), "binance.1"
-        elif n % 4 == 3:
+        elif n % 8 == 3:
             text, conn = _mutate(rng, BYBIT_FRAME), "bybit.1"
+        elif n % 8 == 7:
+            text, conn = _mutate(rng, rng.choice(OKX_FRAMES)), "okx.1"
         else:
             text, conn = _mutate(rng, rng.choice(REAL_FRAMES)), "binance.1"
         for event in pipeline.frame(conn, text, n):
@@ -319,14 +329,40 @@ CALC = {
 }  # fmt: skip
 
 
+# The venues whose requirement includes the fee to close: a Bybit Unified account and OKX.
+CALC_WITH_FEES = [
+    {
+        "venue": "bybit",
+        "account_type": "unified",
+        "wallet_balance": "1000",
+        "positions": [
+            {"symbol": "ETHUSDT", "side": "long", "qty": "0.5", "entry_price": "1073.85",
+             "leverage": "10", "margin_mode": "isolated", "maint_margin_rate": "0.005",
+             "taker_fee_rate": "0.0006", "mark_price": "1080.65"},
+        ],
+    },
+    {
+        "venue": "okx",
+        "position_mode": "hedge",
+        "wallet_balance": "1000",
+        "positions": [
+            {"symbol": "ADA-USDT-SWAP", "side": "long", "qty": "2000", "entry_price": "0.5",
+             "leverage": "10", "margin_mode": "cross", "taker_fee_rate": "0.0005"},
+            {"symbol": "ADA-USDT-SWAP", "side": "short", "qty": "1000", "entry_price": "0.52",
+             "leverage": "10", "margin_mode": "cross", "taker_fee_rate": "0.0005"},
+        ],
+    },
+]  # fmt: skip
+
+
 def test_mutated_calculator_input_gives_figures_or_a_refusal() -> None:
     rng = random.Random(5)
-    text = json.dumps(CALC)
+    texts = [json.dumps(CALC), *(json.dumps(d) for d in CALC_WITH_FEES)]
     answered = 0
     refusals: list[str] = []
-    for _ in range(3000):
+    for n in range(3000):
         try:
-            out = orjson.loads(calculate(_mutate(rng, text)))
+            out = orjson.loads(calculate(_mutate(rng, texts[n % len(texts)])))
         except MarginbotError as exc:
             refusals.append(str(exc))
             continue

@@ -242,7 +242,11 @@ class SimOkxExchange:
                 params: Any = json.loads(body) if body else dict(request.query)
             except json.JSONDecodeError:
                 return failed("50002", "JSON syntax error")
-            result: web.Response = handler(params)
+            try:
+                result: web.Response = handler(params)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                # A body of the wrong shape (a list for one order, a number for a field).
+                return failed("50014", "Parameter error: the body is not what this path takes")
             return result
 
         return endpoint

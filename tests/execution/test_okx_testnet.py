@@ -9,6 +9,7 @@ import io
 from decimal import Decimal
 from pathlib import Path
 
+import ccxt
 import pytest
 
 from bot.config import load_config
@@ -203,3 +204,25 @@ async def test_the_daemon_mirrors_an_okx_account_and_reconciles(
     assert drifts == {"USDT wallet balance"}
     [failure] = [e["reason"] for e in watch.events() if e["type"] == "mirror_failed"]
     assert "check this machine's clock" in failure
+
+
+async def test_the_simulated_venue_answers_bodies_of_the_wrong_shape_in_words() -> None:
+    """Signed requests whose bodies are not what the path takes get OKX's error envelope,
+    never a server error, and the venue's account goes on."""
+    async with Simulator(ScenarioSource(FLAT, venues=("okx",))) as sim:
+        mirror = await _mirror(sim)
+        exchange = mirror.exchange
+        try:
+            for call, body in (
+                (exchange.privatePostTradeOrder, [{"instId": SWAP}]),
+                (exchange.privatePostTradeBatchOrders, [{"instId": SWAP, "sz": "x"}] * 2),
+                (exchange.privatePostTradeOrderAlgo, {"ordType": "trigger", "triggerPx": "q"}),
+                (exchange.privatePostAccountSetLeverage, {"instId": SWAP, "lever": "ten"}),
+                (exchange.privatePostTradeCancelAlgos, [{"algoId": 7}]),
+            ):
+                with pytest.raises(ccxt.BaseError, match=r'[cC]ode": "5'):  # OKX's envelope
+                    await call(body)
+            buy = OrderRequest(SWAP, OrderSide.BUY, OrderType.MARKET, Decimal("0.01"))
+            assert isinstance(await mirror.place("d-9", buy), OrderMirrored)
+        finally:
+            await mirror.close()
