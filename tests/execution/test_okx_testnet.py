@@ -162,6 +162,13 @@ async def test_the_daemon_mirrors_an_okx_account_and_reconciles(
         instrument = daemon.kernel.account("okd").instrument(SWAP)
         assert instrument.tiers_by_quantity
         assert instrument.contract_value == Decimal("0.01")
+        # The venue's tiers, in contracts on the wire, arrive in base units: 10,000 contracts
+        # of 0.01 BTC start tier 2 (the simulator's table).
+        assert [t.notional_floor for t in instrument.tiers.tiers] == [0, 100]
+        assert [t.maint_margin_rate for t in instrument.tiers.tiers] == [
+            Decimal("0.004"),
+            Decimal("0.01"),
+        ]
         socket = Path(config.control.socket)
         venue = sim.rest.okx
         leverage = await send(
