@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.core.instruments import Instrument, MaintenanceTier, TierTable, derive_maint_amounts
-from bot.core.values import ZERO, Venue, parse_decimal
+from bot.core.values import ZERO, Venue, fmt, parse_decimal
 from bot.errors import InputError
 
 
@@ -100,14 +100,32 @@ def tiers_from_ccxt(venue: Venue, tiers: Sequence[Mapping[str, Any]]) -> TierTab
         raise InputError(f"{venue}: bad leverage tiers: {exc}") from None
 
 
+def _positive(raw: object, field: str) -> Decimal:
+    value = wire_decimal(raw, field)
+    if value <= ZERO:
+        raise InputError(
+            f"okx: {field} {fmt(value)} is not a positive size; the venue's answer cannot be "
+            "used: load the markets again or trade a bundled swap"
+        )
+    return value
+
+
 def okx_tiers(rows: Sequence[Mapping[str, Any]], contract_value: Decimal) -> TierTable:
     """OKX position tiers (`GET /api/v5/public/position-tiers` rows: minSz, maxSz in contracts,
     mmr, maxLever) as a table in base units: a tier holds sizes from its minSz up to the next
     tier's minSz (OKX numbers them 0–500, 501–1,000 ...), its MMR on the whole position."""
     if not rows:
         raise InputError("okx: empty position tier list")
-    ordered = sorted(rows, key=lambda r: wire_decimal(r["minSz"], "minSz"))
-    floors = [wire_decimal(r["minSz"], "minSz") * contract_value for r in ordered]
+    if contract_value <= ZERO:
+        raise InputError(f"okx: contract value {fmt(contract_value)} must be positive")
+    try:
+        sizes = [(wire_decimal(r["minSz"], "minSz"), r) for r in rows]
+    except (KeyError, TypeError, AttributeError):
+        raise InputError("okx: a position tier lacks minSz") from None
+    ordered = [row for _, row in sorted(sizes, key=lambda pair: pair[0])]
+    floors = [size * contract_value for size, _ in sorted(sizes, key=lambda pair: pair[0])]
+    if len(set(floors)) != len(floors):
+        raise InputError("okx: two position tiers start at the same size")
     floors[0] = ZERO
     caps: list[Decimal | None] = [*floors[1:], None]
     try:
@@ -123,6 +141,8 @@ def okx_tiers(rows: Sequence[Mapping[str, Any]], contract_value: Decimal) -> Tie
                 for floor, cap, row in zip(floors, caps, ordered, strict=True)
             )
         )
+    except (KeyError, TypeError, AttributeError):
+        raise InputError("okx: a position tier lacks its mmr") from None
     except ValueError as exc:
         raise InputError(f"okx: bad position tiers: {exc}") from None
 
@@ -130,7 +150,7 @@ def okx_tiers(rows: Sequence[Mapping[str, Any]], contract_value: Decimal) -> Tie
 def _okx_instrument(market: Mapping[str, Any], tiers: TierTable) -> Instrument:
     """OKX swaps trade in contracts of `ctVal` base units; the ledger keeps base units."""
     info: Mapping[str, Any] = market.get("info") or {}
-    contract = wire_decimal(info["ctVal"], "ctVal")
+    contract = _positive(info["ctVal"], "ctVal")
     return Instrument(
         venue=Venue.OKX,
         symbol=str(info["instId"]),
@@ -138,9 +158,9 @@ def _okx_instrument(market: Mapping[str, Any], tiers: TierTable) -> Instrument:
         quote=str(market.get("quote", "")),
         settle=str(info.get("settleCcy") or market.get("settle", "")),
         tiers=tiers,
-        tick_size=wire_decimal(info["tickSz"], "tickSz"),
-        lot_size=wire_decimal(info["lotSz"], "lotSz") * contract,
-        min_qty=wire_decimal(info["minSz"], "minSz") * contract,
+        tick_size=_positive(info["tickSz"], "tickSz"),
+        lot_size=_positive(info["lotSz"], "lotSz") * contract,
+        min_qty=_positive(info["minSz"], "minSz") * contract,
         min_notional=ZERO,
         max_leverage=_optional(info.get("lever"), "lever"),
         contract_value=contract,
@@ -160,7 +180,7 @@ def instrument_from_ccxt(venue: Venue, market: Mapping[str, Any], tiers: TierTab
     if venue is Venue.OKX:
         try:
             return _okx_instrument(market, tiers)
-        except KeyError as exc:
+        except (KeyError, TypeError) as exc:
             raise InputError(f"okx: market {market.get('symbol')!r} lacks {exc}") from None
     if venue is Venue.BINANCE:
         filters = _binance_filters(info)

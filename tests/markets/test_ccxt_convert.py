@@ -180,3 +180,54 @@ def test_simulator_rest_data_is_what_the_build_tool_makes() -> None:
     for name, body in built.items():
         committed = json.loads((ROOT / "bot/sim/data" / name).read_text())
         assert committed == body
+
+
+WEIRD = ["NaN", "Infinity", "-1", "0", "", None, "1e400", "abc", 1.5, -3, [], {}]
+
+
+def test_okx_markets_and_tiers_with_weird_values_are_refused_or_sane() -> None:
+    """An OKX instrument or tier row from the venue (through ccxt) with a bad field becomes an
+    instrument with positive sizes, or an `InputError` naming the field; never a crash."""
+    import random
+
+    from bot.markets.ccxt_convert import okx_tiers
+
+    rng = random.Random(19)
+    listing = json.loads((ROOT / "bot/sim/data/okx_instruments.json").read_text())
+    parser = ccxt.okx()
+    tiers = okx_tiers(
+        [
+            {"minSz": "0", "mmr": "0.01", "maxLever": "75"},
+            {"minSz": "501", "mmr": "0.015", "maxLever": "50"},
+        ],
+        Decimal(100),
+    )
+    made = refused = 0
+    for _ in range(400):
+        row = dict(rng.choice(listing["data"]))
+        for field in rng.sample(["ctVal", "lotSz", "minSz", "tickSz", "lever", "instId"], 2):
+            row[field] = rng.choice(WEIRD)
+        tier_rows: list[Any] = [
+            {"minSz": "0", "mmr": rng.choice([*WEIRD, "0.01"]), "maxLever": "75"},
+            {"minSz": rng.choice([*WEIRD, "501"]), "mmr": "0.015"},
+        ]
+        try:
+            market = parser.parse_market(row)
+        except Exception:  # noqa: S112 — ccxt's own parser refused it first
+            continue
+        try:
+            instrument = instrument_from_ccxt(Venue.OKX, market, tiers)
+            contract, lot = instrument.contract_value, instrument.lot_size
+            assert contract is not None
+            assert contract > 0
+            assert lot is not None
+            assert lot > 0
+            okx_tiers(tier_rows, contract)
+            made += 1
+        except InputError as exc:
+            words = str(exc)
+            fields = ("ctVal", "lotSz", "minSz", "tickSz", "lever", "mmr", "tier")
+            assert any(f in words for f in fields), words
+            refused += 1
+    assert made > 0
+    assert refused > 0
