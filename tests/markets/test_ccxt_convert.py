@@ -182,7 +182,7 @@ def test_simulator_rest_data_is_what_the_build_tool_makes() -> None:
         assert committed == body
 
 
-WEIRD = ["NaN", "Infinity", "-1", "0", "", None, "1e400", "abc", 1.5, -3, [], {}]
+WEIRD: list[Any] = ["NaN", "Infinity", "-1", "0", "", None, "1e400", "abc", 1.5, -3, [], {}]
 
 
 def test_okx_markets_and_tiers_with_weird_values_are_refused_or_sane() -> None:
