@@ -68,14 +68,11 @@ def ratio_width(
         if mark is None:
             return None
         value = position.qty * mark
-        instrument = account.instrument(position.symbol)
-        tiers = instrument.tiers
+        tiers = account.instrument(position.symbol).tiers
         notional += value
-        if instrument.tiers_by_quantity:
-            # OKX: the size fixes the tier; the requirement value × (rate + taker) is linear in
-            # the mark (the fee to close is priced at the mark too).
-            taker = account.taker_fee_rate(position.symbol)
-            slope += value * (tiers.tier_for(position.qty).maint_margin_rate + taker)
+        fixed = account.formulas.mark_rate(account.leg(position))
+        if fixed is not None:  # the tier cannot move with the mark: the rate is exact
+            slope += value * fixed
             continue
         rate = _steepest(tiers, value + value)
         if rate is None:  # not continuous at its edges: stay inside the tier

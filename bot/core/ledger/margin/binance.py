@@ -26,6 +26,11 @@ includes_close_fee = False
 partial_steps = None
 
 
+def mark_rate(leg: Leg) -> None:  # noqa: ARG001
+    """Brackets follow the notional at the mark: the bands bound the rate from the table."""
+    return
+
+
 def close_fee(leg: Leg, mark_price: Decimal) -> Decimal:  # noqa: ARG001
     """Binance's requirement carries no fee to close."""
     return ZERO

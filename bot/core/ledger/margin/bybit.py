@@ -54,6 +54,11 @@ class BybitFormulas:
         """Risk limits are chosen by the position value at entry: size × this price."""
         return leg.entry_price
 
+    def mark_rate(self, leg: Leg) -> None:  # noqa: ARG002
+        """Risk limits follow the value at entry, which the mark does not move; the bands keep
+        bounding it from the table, as they always have."""
+        return
+
     def close_fee(self, leg: Leg, mark_price: Decimal) -> Decimal:  # noqa: ARG002
         """The estimated fee to close at the bankruptcy price implied by the leverage."""
         if not self.reserves_close_fee:

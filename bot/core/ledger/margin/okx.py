@@ -44,6 +44,11 @@ def tier_basis(leg: Leg, mark_price: Decimal) -> Decimal:  # noqa: ARG001
     return ONE
 
 
+def mark_rate(leg: Leg) -> Decimal:
+    """The requirement is value at the mark × (MMR + taker), the tier fixed by the size."""
+    return _rate(leg) + leg.taker_fee_rate
+
+
 def close_fee(leg: Leg, mark_price: Decimal) -> Decimal:
     return leg.qty * mark_price * leg.taker_fee_rate
 
