@@ -25,7 +25,7 @@ from bot.testnet import mirror as mirrors
 from bot.testnet.credentials import Credentials
 from bot.testnet.errors import exchange_error
 from bot.testnet.events import MirrorFailed, OrderMirrored
-from tests.execution.test_testnet import Watch, count
+from tests.execution.test_testnet import Watch, count, mirrored_config
 
 SWAP = "BTC-USDT-SWAP"
 FLAT = scenario_from_dict(
@@ -140,17 +140,7 @@ async def test_the_daemon_mirrors_an_okx_account_and_reconciles(
     monkeypatch.setenv("MARGINBOT_OKD_API_SECRET", "sim-secret")
     monkeypatch.setenv("MARGINBOT_OKD_API_PASSPHRASE", "sim-passphrase")
     async with Simulator(ScenarioSource(FLAT, venues=("okx",))) as sim:
-        path = tmp_path / "okx.toml"
-        path.write_text(
-            f'[sim]\nbase_url = "{sim.base_url("ws")}"\n'
-            f'[[feeds]]\nvenue = "okx"\nnetwork = "sim"\nsymbols = ["{SWAP}"]\n'
-            '[[accounts]]\nname = "okd"\nvenue = "okx"\nwallet_balance = "10000"\n'
-            'leverage = "20"\nmargin_mode = "isolated"\nexecution = "testnet"\n'
-            f'exchange_url = "{sim.base_url()}"\nreconcile_interval_s = 60\n'
-            f'[state]\ndirectory = "{tmp_path / "state"}"\n'
-            f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
-            "[recording]\nenabled = false\n"
-        )
+        path = mirrored_config(tmp_path, sim, "okx", SWAP, "okd", 'margin_mode = "isolated"\n')
         config = load_config(path)
         out = io.BytesIO()
         watch = Watch(out)

@@ -199,6 +199,26 @@ def test_credentials_from_env_or_a_private_secrets_file(tmp_path, monkeypatch) -
     assert "topsecret" not in str(error.value)
 
 
+def mirrored_config(
+    tmp_path: Path, sim: Simulator, venue: str, symbol: str, account: str, more: str
+) -> Path:
+    """A daemon config with one testnet account of `venue` mirrored to the simulator; `more`:
+    the account's further keys and tables (TOML lines)."""
+    path = tmp_path / f"{venue}.toml"
+    path.write_text(
+        f'[sim]\nbase_url = "{sim.base_url("ws")}"\n'
+        f'[[feeds]]\nvenue = "{venue}"\nnetwork = "sim"\nsymbols = ["{symbol}"]\n'
+        f'[[accounts]]\nname = "{account}"\nvenue = "{venue}"\nwallet_balance = "10000"\n'
+        'leverage = "20"\nexecution = "testnet"\n'
+        f'exchange_url = "{sim.base_url()}"\nreconcile_interval_s = 60\n'
+        f"{more}"
+        f'[state]\ndirectory = "{tmp_path / "state"}"\n'
+        f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
+        "[recording]\nenabled = false\n"
+    )
+    return path
+
+
 class Watch:
     def __init__(self, out: io.BytesIO) -> None:
         self.out = out
@@ -225,18 +245,8 @@ async def test_orders_mirror_to_the_venue_and_reconcile(tmp_path: Path, monkeypa
     monkeypatch.setenv("MARGINBOT_DEMO_API_KEY", "sim-key")
     monkeypatch.setenv("MARGINBOT_DEMO_API_SECRET", "sim-secret")
     async with Simulator(ScenarioSource(FLAT, venues=("binance",))) as sim:
-        path = tmp_path / "testnet.toml"
-        path.write_text(
-            f'[sim]\nbase_url = "{sim.base_url("ws")}"\n'
-            '[[feeds]]\nvenue = "binance"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
-            '[[accounts]]\nname = "demo"\nvenue = "binance"\nwallet_balance = "10000"\n'
-            'leverage = "20"\nexecution = "testnet"\n'
-            f'exchange_url = "{sim.base_url()}"\nreconcile_interval_s = 60\n'
-            '[accounts.fees]\nmaker = "0.0002"\ntaker = "0.0005"\n'
-            f'[state]\ndirectory = "{tmp_path / "state"}"\n'
-            f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
-            "[recording]\nenabled = false\n"
-        )
+        fees = '[accounts.fees]\nmaker = "0.0002"\ntaker = "0.0005"\n'
+        path = mirrored_config(tmp_path, sim, "binance", "BTCUSDT", "demo", fees)
         config = load_config(path)
         out = io.BytesIO()
         watch = Watch(out)
@@ -327,18 +337,8 @@ async def test_bybit_orders_mirror_through_sandbox_mode_and_reconcile(
     monkeypatch.setenv("MARGINBOT_BYB_API_KEY", "sim-key")
     monkeypatch.setenv("MARGINBOT_BYB_API_SECRET", "sim-secret")
     async with Simulator(ScenarioSource(FLAT, venues=("bybit",))) as sim:
-        path = tmp_path / "bybit.toml"
-        path.write_text(
-            f'[sim]\nbase_url = "{sim.base_url("ws")}"\n'
-            '[[feeds]]\nvenue = "bybit"\nnetwork = "sim"\nsymbols = ["BTCUSDT"]\n'
-            '[[accounts]]\nname = "byb"\nvenue = "bybit"\nwallet_balance = "10000"\n'
-            'leverage = "20"\nexecution = "testnet"\n'
-            f'exchange_url = "{sim.base_url()}"\nreconcile_interval_s = 60\n'
-            '[accounts.fees]\nmaker = "0.0002"\ntaker = "0.00055"\n'
-            f'[state]\ndirectory = "{tmp_path / "state"}"\n'
-            f'[control]\nsocket = "{tmp_path / "mb.sock"}"\n[mqtt]\nenabled = false\n'
-            "[recording]\nenabled = false\n"
-        )
+        fees = '[accounts.fees]\nmaker = "0.0002"\ntaker = "0.00055"\n'
+        path = mirrored_config(tmp_path, sim, "bybit", "BTCUSDT", "byb", fees)
         config = load_config(path)
         out = io.BytesIO()
         watch = Watch(out)
